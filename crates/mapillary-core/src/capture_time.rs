@@ -1,0 +1,393 @@
+//! Camera capture times: what EXIF says, and which instant that is.
+//!
+//! EXIF stores a camera-local wall-clock time (`YYYY:MM:DD HH:MM:SS`), a
+//! fraction of a second in a separate tag, and, since EXIF 2.31, the UTC
+//! offset in a third. A [`CaptureTime`] keeps those three together and knows
+//! whether the zone is known; turning it into an instant needs a
+//! [`ZoneRule`] for the case where it is not.
+//!
+//! Zones are resolved with `jiff`, which knows the IANA database and the
+//! offset a zone had at any instant (a summer photo processed in winter
+//! gets its summer offset). The `time` crate cannot do that portably, so
+//! the project does not use it for zones.
+
+use std::fmt;
+
+use jiff::civil::DateTime;
+use jiff::tz::{Offset, TimeZone};
+use jiff::{SignedDuration, Timestamp};
+
+/// A capture time as a camera records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureTime {
+    /// Wall-clock date and time, with the fraction of a second.
+    pub local: DateTime,
+    /// The UTC offset of `local`, when the file states it.
+    pub offset: Option<Offset>,
+}
+
+/// Why a capture time could not be read or computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptureTimeError {
+    /// The date/time text is not `YYYY:MM:DD HH:MM:SS`.
+    BadDateTime(String),
+    /// The offset text is not `±HH:MM`.
+    BadOffset(String),
+    /// The result is outside the supported range (years 1–9999).
+    OutOfRange,
+    /// The time zone name is unknown.
+    UnknownZone(String),
+}
+
+impl fmt::Display for CaptureTimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureTimeError::BadDateTime(s) => {
+                write!(
+                    f,
+                    "'{s}' is not a date and time of the form YYYY:MM:DD HH:MM:SS"
+                )
+            }
+            CaptureTimeError::BadOffset(s) => write!(f, "'{s}' is not a UTC offset like +02:00"),
+            CaptureTimeError::OutOfRange => write!(f, "time out of range"),
+            CaptureTimeError::UnknownZone(s) => write!(
+                f,
+                "unknown time zone '{s}' (use UTC, an offset such as +02:00, or a name such as Europe/Berlin)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CaptureTimeError {}
+
+fn digits(s: &str) -> Option<i32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses a fraction given as decimal digits (`"253"` = 0.253 s) into
+/// nanoseconds. Digits beyond the ninth are dropped.
+fn fraction_nanos(digits_text: &str) -> Option<i32> {
+    let t = digits_text.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut nanos = 0i32;
+    for (i, b) in t.bytes().take(9).enumerate() {
+        nanos += i32::from(b - b'0') * 10i32.pow(8 - u32::try_from(i).ok()?);
+    }
+    Some(nanos)
+}
+
+/// Parses `±HH:MM` (also `±HHMM`, `±HH` and `Z`).
+pub fn parse_offset(text: &str) -> Result<Offset, CaptureTimeError> {
+    let bad = || CaptureTimeError::BadOffset(text.to_string());
+    let t = text.trim();
+    if t == "Z" {
+        return Ok(Offset::UTC);
+    }
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = match rest.len() {
+        2 => (rest, "00"),
+        4 => rest.split_at(2),
+        5 if rest.as_bytes()[2] == b':' => (&rest[..2], &rest[3..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = (digits(h).ok_or_else(bad)?, digits(m).ok_or_else(bad)?);
+    if h > 18 || m > 59 {
+        return Err(bad());
+    }
+    Offset::from_seconds(sign * (h * 3600 + m * 60)).map_err(|_| bad())
+}
+
+impl CaptureTime {
+    /// Reads the EXIF triple: date/time (`YYYY:MM:DD HH:MM:SS`, with `-` or
+    /// `:` in the date, a space or `T` between, and an optional fraction),
+    /// the SubSecTime digits and the OffsetTime text. A blank or unreadable
+    /// sub-second or offset tag is ignored: the main time still stands.
+    pub fn from_exif(
+        date_time: &str,
+        sub_sec: Option<&str>,
+        offset: Option<&str>,
+    ) -> Result<CaptureTime, CaptureTimeError> {
+        let bad = || CaptureTimeError::BadDateTime(date_time.to_string());
+        let t = date_time.trim();
+        let b = t.as_bytes();
+        if b.len() < 19 {
+            return Err(bad());
+        }
+        let sep_ok = matches!(b[4], b':' | b'-')
+            && b[7] == b[4]
+            && matches!(b[10], b' ' | b'T')
+            && b[13] == b':'
+            && b[16] == b':';
+        if !sep_ok {
+            return Err(bad());
+        }
+        let field = |r: std::ops::Range<usize>| digits(&t[r]).ok_or_else(bad);
+        let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
+        let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
+        let mut nanos = 0;
+        let mut inline_offset = None;
+        let rest = &t[19..];
+        let rest = if let Some(frac) = rest.strip_prefix('.') {
+            let end = frac
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(frac.len());
+            nanos = fraction_nanos(&frac[..end]).ok_or_else(bad)?;
+            &frac[end..]
+        } else {
+            rest
+        };
+        if !rest.trim().is_empty() {
+            inline_offset = Some(parse_offset(rest).map_err(|_| bad())?);
+        }
+        if nanos == 0
+            && let Some(n) = sub_sec.and_then(fraction_nanos)
+        {
+            nanos = n;
+        }
+        let local = DateTime::new(
+            i16::try_from(year).map_err(|_| bad())?,
+            i8::try_from(month).map_err(|_| bad())?,
+            i8::try_from(day).map_err(|_| bad())?,
+            i8::try_from(hour).map_err(|_| bad())?,
+            i8::try_from(minute).map_err(|_| bad())?,
+            // Leap seconds (":60") are read as the last second of the minute.
+            i8::try_from(second.min(59)).map_err(|_| bad())?,
+            nanos,
+        )
+        .map_err(|_| bad())?;
+        let offset = inline_offset.or_else(|| offset.and_then(|o| parse_offset(o).ok()));
+        Ok(CaptureTime { local, offset })
+    }
+
+    /// A time without a known zone.
+    pub fn local(local: DateTime) -> CaptureTime {
+        CaptureTime {
+            local,
+            offset: None,
+        }
+    }
+
+    /// Whether the file states the zone.
+    pub fn zone_known(&self) -> bool {
+        self.offset.is_some()
+    }
+
+    /// `YYYY:MM:DD HH:MM:SS`, as DateTimeOriginal holds it.
+    pub fn exif_date_time(&self) -> String {
+        self.local.strftime("%Y:%m:%d %H:%M:%S").to_string()
+    }
+
+    /// The SubSecTime digits: milliseconds (three digits), or more digits
+    /// when the time is finer than a millisecond. `None` on a whole second.
+    pub fn exif_sub_sec(&self) -> Option<String> {
+        let nanos = self.local.subsec_nanosecond();
+        if nanos == 0 {
+            return None;
+        }
+        let mut s = format!("{nanos:09}");
+        while s.len() > 3 && s.ends_with('0') {
+            s.pop();
+        }
+        Some(s)
+    }
+
+    /// The OffsetTime text (`±HH:MM`), when the zone is known.
+    pub fn exif_offset(&self) -> Option<String> {
+        self.offset.map(format_offset)
+    }
+
+    /// The instant this time denotes. The file's own offset wins unless the
+    /// rule forces a zone; a time in a zone's DST gap or fold is resolved
+    /// the way most software does ("compatible": later in a gap, earlier in
+    /// a fold).
+    pub fn to_timestamp(&self, rule: &ZoneRule) -> Result<Timestamp, CaptureTimeError> {
+        let zone = match (rule, self.offset) {
+            (ZoneRule::Force(tz), _) => tz.clone(),
+            (ZoneRule::Assume(_), Some(offset)) => TimeZone::fixed(offset),
+            (ZoneRule::Assume(tz), None) => tz.clone(),
+        };
+        zone.to_ambiguous_timestamp(self.local)
+            .compatible()
+            .map_err(|_| CaptureTimeError::OutOfRange)
+    }
+
+    /// This time moved by `seconds` (may be negative or fractional), in
+    /// wall-clock arithmetic: camera times have no DST.
+    pub fn shifted(&self, seconds: f64) -> Result<CaptureTime, CaptureTimeError> {
+        let d =
+            SignedDuration::try_from_secs_f64(seconds).map_err(|_| CaptureTimeError::OutOfRange)?;
+        let local = self
+            .local
+            .checked_add(d)
+            .map_err(|_| CaptureTimeError::OutOfRange)?;
+        Ok(CaptureTime {
+            local,
+            offset: self.offset,
+        })
+    }
+}
+
+/// `±HH:MM`.
+pub fn format_offset(offset: Offset) -> String {
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let abs = secs.unsigned_abs();
+    format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+}
+
+/// How to place a camera time that has no zone of its own.
+#[derive(Debug, Clone)]
+pub enum ZoneRule {
+    /// Times without an offset are in this zone (normally the computer's
+    /// own, as the legacy tools assumed); times with one keep theirs.
+    Assume(TimeZone),
+    /// Every time is in this zone, whatever the file says (`--timezone`).
+    Force(TimeZone),
+}
+
+impl ZoneRule {
+    /// The legacy rule: the computer's zone (the `TZ` variable honoured).
+    pub fn system() -> ZoneRule {
+        ZoneRule::Assume(TimeZone::system())
+    }
+}
+
+/// Reads a `--timezone` value: `UTC`, `Z`, an offset such as `+02:00`, or
+/// an IANA name such as `Europe/Berlin`.
+pub fn parse_zone(text: &str) -> Result<TimeZone, CaptureTimeError> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return Ok(TimeZone::UTC);
+    }
+    if t.starts_with('+') || t.starts_with('-') {
+        return parse_offset(t).map(TimeZone::fixed);
+    }
+    TimeZone::get(t).map_err(|_| CaptureTimeError::UnknownZone(t.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn reads_exif_triples() {
+        let t = CaptureTime::from_exif("2019:06:01 12:30:05", Some("25"), Some("+02:00")).unwrap();
+        assert_eq!(t.local, date(2019, 6, 1).at(12, 30, 5, 250_000_000));
+        assert_eq!(t.offset, Some(Offset::from_hours(2).unwrap()));
+        assert!(t.zone_known());
+        assert_eq!(t.exif_date_time(), "2019:06:01 12:30:05");
+        assert_eq!(t.exif_sub_sec().as_deref(), Some("250"));
+        assert_eq!(t.exif_offset().as_deref(), Some("+02:00"));
+
+        // Variants written by real software.
+        let t = CaptureTime::from_exif("2012:02:11 14:17:08.253+01:00", None, None).unwrap();
+        assert_eq!(t.local, date(2012, 2, 11).at(14, 17, 8, 253_000_000));
+        assert_eq!(t.exif_offset().as_deref(), Some("+01:00"));
+        let t = CaptureTime::from_exif("2006-10-29T06:27:51", Some("  "), Some("   :  ")).unwrap();
+        assert_eq!(t.local, date(2006, 10, 29).at(6, 27, 51, 0));
+        assert!(!t.zone_known());
+        assert_eq!(t.exif_sub_sec(), None);
+    }
+
+    #[test]
+    fn refuses_bad_times() {
+        for bad in [
+            "",
+            "0000:00:00 00:00:00",
+            "    :  :     :  :  ",
+            "2019:13:01 00:00:00",
+            "2019:02:30 00:00:00",
+            "2019/01/01 00:00:00",
+            "2019:01:01 25:00:00",
+            "2019:01:01 00:00:00 garbage",
+        ] {
+            assert!(
+                matches!(
+                    CaptureTime::from_exif(bad, None, None),
+                    Err(CaptureTimeError::BadDateTime(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_offset("+25:00").is_err());
+        assert!(parse_offset("02:00").is_err());
+        assert_eq!(
+            parse_offset("-0530").unwrap().seconds(),
+            -(5 * 3600 + 30 * 60)
+        );
+    }
+
+    #[test]
+    fn sub_seconds_keep_their_precision() {
+        let t = CaptureTime::local(date(2020, 1, 1).at(0, 0, 0, 123_456_000));
+        assert_eq!(t.exif_sub_sec().as_deref(), Some("123456"));
+        let t = CaptureTime::local(date(2020, 1, 1).at(0, 0, 0, 500_000_000));
+        assert_eq!(t.exif_sub_sec().as_deref(), Some("500"));
+    }
+
+    #[test]
+    fn zones_are_resolved_at_the_capture_instant() {
+        let berlin = ZoneRule::Assume(TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap());
+        let summer = CaptureTime::local(date(2021, 7, 1).at(12, 0, 0, 0));
+        let winter = CaptureTime::local(date(2021, 12, 1).at(12, 0, 0, 0));
+        assert_eq!(
+            summer.to_timestamp(&berlin).unwrap().to_string(),
+            "2021-07-01T10:00:00Z"
+        );
+        assert_eq!(
+            winter.to_timestamp(&berlin).unwrap().to_string(),
+            "2021-12-01T11:00:00Z"
+        );
+        // The file's own offset wins over an assumed zone...
+        let with_offset =
+            CaptureTime::from_exif("2021:07:01 12:00:00", None, Some("-05:00")).unwrap();
+        assert_eq!(
+            with_offset.to_timestamp(&berlin).unwrap().to_string(),
+            "2021-07-01T17:00:00Z"
+        );
+        // ...but not over a forced one.
+        let forced = ZoneRule::Force(parse_zone("UTC").unwrap());
+        assert_eq!(
+            with_offset.to_timestamp(&forced).unwrap().to_string(),
+            "2021-07-01T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn parses_zone_arguments() {
+        assert_eq!(parse_zone("utc").unwrap(), TimeZone::UTC);
+        assert_eq!(
+            parse_zone("+02:00").unwrap(),
+            TimeZone::fixed(Offset::from_hours(2).unwrap())
+        );
+        assert!(matches!(
+            parse_zone("Mars/Olympus"),
+            Err(CaptureTimeError::UnknownZone(_))
+        ));
+    }
+
+    #[test]
+    fn shifting_is_wall_clock_arithmetic() {
+        let t = CaptureTime::local(date(2021, 3, 28).at(1, 59, 59, 0));
+        assert_eq!(
+            t.shifted(1.5).unwrap().local,
+            date(2021, 3, 28).at(2, 0, 0, 500_000_000)
+        );
+        assert_eq!(
+            t.shifted(-0.25).unwrap().local,
+            date(2021, 3, 28).at(1, 59, 58, 750_000_000)
+        );
+        assert!(t.shifted(f64::NAN).is_err());
+        assert!(t.shifted(1e20).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! The library behind the Mapillary command-line tools.
+//!
+//! Everything a tool does lives here, testable without a terminal; the
+//! binaries in `tools/` only parse arguments and report.
+
+pub mod capture_time;
+pub mod exif;
+pub mod files;
+
+use std::io;
+
+/// A short, user-facing reason for an I/O error ("permission denied", not
+/// "Permission denied (os error 13)").
+pub fn io_reason(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => "no such file or folder".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::UnexpectedEof => "unexpected end of file".to_string(),
+        _ => {
+            let text = error.to_string();
+            // Drop the "(os error N)" suffix the OS errors carry.
+            match text.find(" (os error") {
+                Some(at) => text[..at].to_string(),
+                None => text,
+            }
+        }
+    }
+}
