@@ -236,6 +236,26 @@ impl CaptureTime {
     }
 }
 
+/// `count` times from `start`, each `increment` seconds after the one
+/// before (the legacy add_fix_dates rule). Offsets are computed from the
+/// start (not accumulated) and rounded to the microsecond, so 0.1 s steps
+/// give .100, .200, .300 and not .30000000000000004.
+pub fn series(
+    start: &CaptureTime,
+    increment: f64,
+    count: usize,
+) -> Result<Vec<CaptureTime>, CaptureTimeError> {
+    if !increment.is_finite() {
+        return Err(CaptureTimeError::OutOfRange);
+    }
+    (0..count)
+        .map(|i| {
+            let micros = (i as f64 * increment * 1e6).round();
+            start.shifted(micros / 1e6)
+        })
+        .collect()
+}
+
 /// `±HH:MM`.
 pub fn format_offset(offset: Offset) -> String {
     let secs = offset.seconds();
@@ -374,6 +394,19 @@ mod tests {
             parse_zone("Mars/Olympus"),
             Err(CaptureTimeError::UnknownZone(_))
         ));
+    }
+
+    #[test]
+    fn series_steps_without_drift() {
+        let start = CaptureTime::from_exif("2020-01-01 23:59:59", None, None).unwrap();
+        let times = series(&start, 0.1, 31).unwrap();
+        let subs: Vec<_> = times.iter().map(|t| t.exif_sub_sec()).collect();
+        assert_eq!(subs[3].as_deref(), Some("300"));
+        assert_eq!(subs[10], None);
+        assert_eq!(times[30].exif_date_time(), "2020:01:02 00:00:02");
+        let back = series(&start, -2.0, 3).unwrap();
+        assert_eq!(back[2].exif_date_time(), "2020:01:01 23:59:55");
+        assert!(series(&start, f64::INFINITY, 2).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Everything a tool does lives here, testable without a terminal; the
 //! binaries in `tools/` only parse arguments and report.
 
+pub mod batch;
 pub mod capture_time;
 pub mod exif;
 pub mod files;

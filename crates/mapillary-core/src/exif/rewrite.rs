@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use super::jpeg::{self, JpegError, ReadHeadError};
 use super::read::{PhotoExif, exif_block, read_tiff};
 use super::tiff::Tiff;
-use super::write::{ExifEdits, WriteError, rewrite_head, verify_tiff};
+use super::write::{ExifEdits, WriteError, ensure_exif_version, rewrite_head, verify_tiff};
 
 /// How a rewrite is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,10 +236,11 @@ pub fn update_file(
         .transpose()
         .map_err(|e| RewriteError::Write(WriteError::Tiff(e)))?;
     let photo = tiff.as_ref().map(read_tiff).unwrap_or_default();
-    let edits = match decide(&photo) {
+    let mut edits = match decide(&photo) {
         Decision::Skip(reason) => return Ok(Updated::Skipped(reason)),
         Decision::Write(edits) => edits,
     };
+    ensure_exif_version(tiff.as_ref(), &mut edits);
     let new_head = rewrite_head(&bytes, &head, &edits)?;
     if new_head.len() != head.sos_offset
         && let Some(kind) =

@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::jpeg::{APP0, APP1, EXIF_HEADER, JpegHead, MAX_SEGMENT_PAYLOAD, Segment};
-use super::tags::{IfdKind, Tag};
+use super::tags::{self, IfdKind, Tag};
 use super::tiff::{ByteOrder, Entry, Ifd, Tiff, TiffError, Value, pointer};
+use crate::capture_time::CaptureTime;
 
 /// A set of tag changes applied as one operation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,6 +41,21 @@ impl ExifEdits {
     /// Sets an ASCII tag.
     pub fn set_text(&mut self, tag: Tag, text: &str) -> &mut ExifEdits {
         self.set(tag, Value::Ascii(text.as_bytes().to_vec()))
+    }
+
+    /// Sets DateTimeOriginal with its SubSecTimeOriginal (removed on a whole
+    /// second, so no stale fraction from the old time remains) and, when the
+    /// time carries one, OffsetTimeOriginal.
+    pub fn set_capture_time(&mut self, time: &CaptureTime) -> &mut ExifEdits {
+        self.set_text(tags::DATE_TIME_ORIGINAL, &time.exif_date_time());
+        match time.exif_sub_sec() {
+            Some(sub) => self.set_text(tags::SUB_SEC_TIME_ORIGINAL, &sub),
+            None => self.remove(tags::SUB_SEC_TIME_ORIGINAL),
+        };
+        if let Some(offset) = time.exif_offset() {
+            self.set_text(tags::OFFSET_TIME_ORIGINAL, &offset);
+        }
+        self
     }
 
     /// Removes `tag` if the file has it.

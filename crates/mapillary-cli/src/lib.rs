@@ -1,0 +1,148 @@
+//! What every Mapillary tool does the same way: parsing its arguments from
+//! one description (which also gives `--help` and the man page), reporting
+//! results and problems, drawing progress, stopping on Ctrl-C, and turning
+//! the outcome into an exit status (0 all done, 1 some file failed or was
+//! skipped, 2 usage error).
+
+pub mod args;
+pub mod photos;
+pub mod report;
+pub mod spec;
+
+use std::fmt::Display;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use args::{Args, UsageError, parse_number};
+pub use report::{Reporter, Tally, Unit, plural};
+pub use spec::{DRY_RUN, JOBS, Opt, Positional, Tool};
+
+/// How a run ended, when it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything was done.
+    Done,
+    /// Some file failed or was skipped.
+    Incomplete,
+    /// The user pressed Ctrl-C; the run stopped between two files.
+    Interrupted,
+}
+
+impl Status {
+    /// `Done` when `tally` says everything went through, else `Incomplete`.
+    pub fn from_tally(tally: &Tally) -> Status {
+        if tally.all_done() {
+            Status::Done
+        } else {
+            Status::Incomplete
+        }
+    }
+}
+
+/// Why a run could not go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A bad command line: printed with the usage; exit status 2.
+    Usage(String),
+    /// Nothing could be done (no such folder, bad track file, login
+    /// refused, ...): one line; exit status 1.
+    Fatal(String),
+}
+
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Self {
+        Failure::Usage(e.0)
+    }
+}
+
+impl Failure {
+    /// A fatal error from anything displayable.
+    pub fn fatal(e: impl Display) -> Failure {
+        Failure::Fatal(e.to_string())
+    }
+}
+
+static INTERRUPTED: OnceLock<&'static AtomicBool> = OnceLock::new();
+
+/// The flag that Ctrl-C sets. The first Ctrl-C asks the run to stop after
+/// the files in progress; a second one ends the process at once (what is
+/// half-written then is only ever a temporary file, removed by the next
+/// run).
+pub fn interrupt_flag() -> &'static AtomicBool {
+    INTERRUPTED.get_or_init(|| {
+        let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "\nstopping after the files in progress (Ctrl-C again to stop at once)"
+            );
+        });
+        flag
+    })
+}
+
+/// Runs a tool: parses the command line for `tool`, handles `--help`,
+/// `--version` and `--generate-man`, calls `body`, and maps its outcome to
+/// the exit status.
+pub fn run(
+    tool: &Tool,
+    body: impl FnOnce(&Args, &Reporter) -> Result<Status, Failure>,
+) -> ExitCode {
+    let parsed = match args::parse(tool, std::env::args_os().skip(1)) {
+        Ok(p) => p,
+        Err(e) => return usage_error(tool, &e.0),
+    };
+    let args = match parsed {
+        args::Parsed::Help => return print_and_exit(&tool.help()),
+        args::Parsed::Version => {
+            return print_and_exit(&format!("{} {}\n", tool.name, tool.version));
+        }
+        args::Parsed::Man => return print_and_exit(&tool.man_page()),
+        args::Parsed::Run(a) => a,
+    };
+    let reporter = Reporter::new(tool.name, args.quiet(), args.verbose());
+    let outcome = body(&args, &reporter);
+    reporter.finish_progress();
+    match outcome {
+        Ok(Status::Done) => ExitCode::SUCCESS,
+        Ok(Status::Incomplete) => ExitCode::from(1),
+        Ok(Status::Interrupted) => ExitCode::from(130),
+        Err(Failure::Usage(message)) => usage_error(tool, &message),
+        Err(Failure::Fatal(message)) => {
+            reporter.error(message);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_and_exit(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn usage_error(tool: &Tool, message: &str) -> ExitCode {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{name}: {message}\nUsage: {usage} (see {name} --help)",
+        name = tool.name,
+        usage = tool.usage()
+    );
+    ExitCode::from(2)
+}
+
+/// The number of files to work on at once: `--jobs`, else the CPU count.
+pub fn jobs(args: &Args) -> Result<usize, Failure> {
+    match args.option_number::<usize>("jobs")? {
+        Some(0) => Err(Failure::Usage("--jobs must be at least 1".to_string())),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}

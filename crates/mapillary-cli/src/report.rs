@@ -1,0 +1,163 @@
+//! Messages, progress and the summary, the same way in every tool.
+//!
+//! stdout carries results (a line per file or group, and the summary);
+//! stderr carries problems, explanations (`-v`) and the progress bar, which
+//! is drawn only when stderr is a terminal.
+
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How a tool talks to its user.
+#[derive(Debug)]
+pub struct Reporter {
+    tool: &'static str,
+    quiet: bool,
+    verbose: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+/// What a progress bar counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Photos (or other items).
+    Items,
+    /// Bytes, shown with rate and ETA.
+    Bytes,
+}
+
+impl Reporter {
+    /// A reporter for `tool`.
+    pub fn new(tool: &'static str, quiet: bool, verbose: bool) -> Reporter {
+        Reporter {
+            tool,
+            quiet,
+            verbose,
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// The tool's name, as it prefixes messages.
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
+    /// Whether `-v` was given.
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
+    fn with_bar_suspended(&self, f: impl FnOnce()) {
+        let bar = self.bar.lock().map(|b| b.clone()).unwrap_or(None);
+        match bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// A result line on stdout (not with `-q`).
+    pub fn line(&self, text: impl Display) {
+        if !self.quiet {
+            self.with_bar_suspended(|| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            });
+        }
+    }
+
+    /// A problem with one file, on stderr: `tool: path: reason`.
+    pub fn problem(&self, path: &Path, reason: impl Display) {
+        self.error(format_args!("{}: {reason}", path.display()));
+    }
+
+    /// An error on stderr: `tool: message`.
+    pub fn error(&self, message: impl Display) {
+        self.with_bar_suspended(|| {
+            let _ = writeln!(std::io::stderr().lock(), "{}: {message}", self.tool);
+        });
+    }
+
+    /// A warning on stderr that is not about one file (not with `-q`).
+    pub fn warn(&self, message: impl Display) {
+        if !self.quiet {
+            self.error(message);
+        }
+    }
+
+    /// An explanation on stderr, only with `-v`.
+    pub fn explain(&self, message: impl Display) {
+        if self.verbose {
+            self.error(message);
+        }
+    }
+
+    /// The summary on stdout (also with `-q`).
+    pub fn summary(&self, text: impl Display) {
+        self.finish_progress();
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+
+    /// Starts a progress bar of `total` units, if stderr is a terminal.
+    pub fn start_progress(&self, total: u64, unit: Unit) {
+        if !std::io::stderr().is_terminal() || self.quiet {
+            return;
+        }
+        let template = match unit {
+            Unit::Items => "{wide_bar} {pos}/{len} {elapsed_precise} ETA {eta}",
+            Unit::Bytes => "{wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        };
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    /// Advances the progress bar.
+    pub fn advance(&self, n: u64) {
+        if let Ok(slot) = self.bar.lock()
+            && let Some(bar) = slot.as_ref()
+        {
+            bar.inc(n);
+        }
+    }
+
+    /// Removes the progress bar.
+    pub fn finish_progress(&self) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(bar) = slot.take()
+        {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Counts of what happened to the files of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Files changed (or that would be, in a dry run).
+    pub done: usize,
+    /// Files left alone for a reason (outside the track, no time, ...).
+    pub skipped: usize,
+    /// Files that could not be processed.
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Whether everything went through.
+    pub fn all_done(&self) -> bool {
+        self.skipped == 0 && self.failed == 0
+    }
+}
+
+/// "1 photo" / "3 photos".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

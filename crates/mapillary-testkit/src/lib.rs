@@ -1,0 +1,308 @@
+//! Test support shared by the tools' tests: where the shared corpus and the
+//! project's testdata are, exiftool as an independent oracle, the image
+//! bytes of a JPEG, and small generated photos.
+//!
+//! Tests that need the corpus or exiftool skip with a message when they
+//! are absent (CI has both).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mapillary_core::exif::jpeg::parse_head;
+use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file};
+
+/// The workspace's top folder.
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| here.join("../.."))
+}
+
+/// The project's own test data.
+pub fn testdata() -> PathBuf {
+    workspace_root().join("testdata")
+}
+
+/// A folder of the shared corpus (`../shared/corpus/<sub>` beside the
+/// workspace, or `$MAPILLARY_CORPUS/<sub>`), or `None` with a message
+/// saying the test is skipped.
+pub fn corpus(sub: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("MAPILLARY_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/corpus"));
+    let dir = base.join(sub);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: the shared corpus is not at {} (set MAPILLARY_CORPUS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// The files of a folder with one of `extensions` (any case), sorted.
+pub fn files_with_extension(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    });
+    files.sort();
+    files
+}
+
+/// Copies the files (not subfolders) of `from` into `to`, made writable.
+pub fn copy_files(files: &[PathBuf], to: &Path) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(to)?;
+    let mut out = Vec::new();
+    for f in files {
+        let dest = to.join(
+            f.file_name()
+                .ok_or_else(|| io::Error::other("no file name"))?,
+        );
+        fs::copy(f, &dest)?;
+        let mut perms = fs::metadata(&dest)?.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&dest, perms)?;
+        out.push(dest);
+    }
+    Ok(out)
+}
+
+/// exiftool, when it is installed.
+#[derive(Debug, Clone, Copy)]
+pub struct Exiftool;
+
+/// exiftool, or `None` with a message saying the test is skipped.
+pub fn exiftool() -> Option<Exiftool> {
+    match Command::new("exiftool").arg("-ver").output() {
+        Ok(o) if o.status.success() => Some(Exiftool),
+        _ => {
+            eprintln!(
+                "skipped: exiftool is not installed (apt-get install libimage-exiftool-perl)"
+            );
+            None
+        }
+    }
+}
+
+/// One photo's tags as exiftool lists them with `-a -G1 -s`, without the
+/// groups that describe the file system rather than the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagListing {
+    /// `[Group] Name : value` lines, sorted.
+    pub tags: Vec<String>,
+    /// exiftool's warnings about the file.
+    pub warnings: Vec<String>,
+}
+
+impl Exiftool {
+    /// `exiftool -a -G1 -s` for several files in one run (exiftool starts
+    /// slowly). Keyed by the path as given.
+    pub fn listings(self, files: &[PathBuf]) -> BTreeMap<PathBuf, TagListing> {
+        let mut out = BTreeMap::new();
+        if files.is_empty() {
+            return out;
+        }
+        let output = Command::new("exiftool")
+            .args(["-a", "-G1", "-s"])
+            .args(files)
+            .output()
+            .expect("exiftool runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let by_name: BTreeMap<String, &PathBuf> = files
+            .iter()
+            .map(|f| (f.to_string_lossy().into_owned(), f))
+            .collect();
+        // exiftool heads each file's listing with its name, but only when
+        // it lists more than one file.
+        let mut current: Option<&PathBuf> = if files.len() == 1 {
+            files.first()
+        } else {
+            None
+        };
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("======== ") {
+                current = by_name.get(rest.trim()).copied();
+                continue;
+            }
+            let Some(file) = current else { continue };
+            let entry = out.entry(file.clone()).or_insert_with(TagListing::default);
+            if line.starts_with("[System]") {
+                continue;
+            }
+            if line.starts_with("[ExifTool]") {
+                if line.contains(" Warning ") {
+                    entry.warnings.push(line.to_string());
+                }
+                continue;
+            }
+            entry.tags.push(line.to_string());
+        }
+        for l in out.values_mut() {
+            l.tags.sort();
+            l.warnings.sort();
+        }
+        out
+    }
+
+    /// `exiftool -s3 <args> file`: the printed values.
+    pub fn values(self, file: &Path, args: &[&str]) -> String {
+        let output = Command::new("exiftool")
+            .arg("-s3")
+            .args(args)
+            .arg(file)
+            .output()
+            .expect("exiftool runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+}
+
+/// The name of a `[Group] Name : value` line.
+pub fn tag_name(line: &str) -> &str {
+    let rest = line.split_once(']').map_or(line, |(_, r)| r);
+    rest.split(':').next().unwrap_or("").trim()
+}
+
+/// The differences between two listings that are not among the tags
+/// expected to change (`changed`, by name). A photo that had no EXIF may
+/// gain the structure tags a new EXIF brings (ExifByteOrder, and
+/// ExifVersion where the EXIF IFD is new);
+/// MPImageStart, an absolute position exiftool computes from an offset
+/// that is relative to the MPF index, may move by the growth of the head.
+pub fn unexpected_changes(
+    before: &TagListing,
+    after: &TagListing,
+    changed: &[&str],
+    head_growth: i64,
+) -> Vec<String> {
+    let had_exif = before.tags.iter().any(|l| tag_name(l) == "ExifByteOrder");
+    let had_exif_ifd = before.tags.iter().any(|l| l.starts_with("[ExifIFD]"));
+    let keep = |l: &&String| {
+        let name = tag_name(l);
+        let new_structure =
+            (!had_exif && name == "ExifByteOrder") || (!had_exif_ifd && name == "ExifVersion");
+        !changed.contains(&name) && !new_structure
+    };
+    let b: Vec<&String> = before.tags.iter().filter(keep).collect();
+    let a: Vec<&String> = after.tags.iter().filter(keep).collect();
+    let mut problems = Vec::new();
+    let moved_ok = |old: &str, new: &str| {
+        if tag_name(old) != "MPImageStart" || tag_name(new) != "MPImageStart" {
+            return false;
+        }
+        let num = |l: &str| {
+            l.rsplit(':')
+                .next()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        matches!((num(old), num(new)), (Some(o), Some(n)) if n - o == head_growth)
+    };
+    let removed: Vec<&&String> = b.iter().filter(|l| !a.contains(l)).collect();
+    let added: Vec<&&String> = a.iter().filter(|l| !b.contains(l)).collect();
+    for r in &removed {
+        if !added.iter().any(|n| moved_ok(r, n)) {
+            problems.push(format!("lost or changed: {r}"));
+        }
+    }
+    for n in &added {
+        if !removed.iter().any(|r| moved_ok(r, n)) {
+            problems.push(format!("appeared: {n}"));
+        }
+    }
+    for w in &after.warnings {
+        if !before.warnings.contains(w) {
+            problems.push(format!("new warning: {w}"));
+        }
+    }
+    problems
+}
+
+/// The bytes of a JPEG from its first SOS marker to the end: the
+/// compressed image and whatever follows it.
+pub fn image_data(path: &Path) -> Vec<u8> {
+    let bytes = fs::read(path).expect("readable");
+    let head = parse_head(&bytes).expect("a JPEG");
+    bytes[head.sos_offset..].to_vec()
+}
+
+/// A small plain JPEG (JFIF, no EXIF) whose pixels depend on `seed`.
+pub fn plain_jpeg(width: u16, height: u16, seed: u32) -> Vec<u8> {
+    let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for y in 0..u32::from(height) {
+        for x in 0..u32::from(width) {
+            let v = x
+                .wrapping_mul(7)
+                .wrapping_add(y.wrapping_mul(13))
+                .wrapping_add(seed.wrapping_mul(31));
+            pixels.extend([
+                (v % 256) as u8,
+                ((v / 3 + seed) % 256) as u8,
+                ((x + y) % 256) as u8,
+            ]);
+        }
+    }
+    let mut out = Vec::new();
+    let encoder = jpeg_encoder::Encoder::new(&mut out, 80);
+    encoder
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("encodes");
+    out
+}
+
+/// Writes a plain JPEG to `path` and applies `edits` to it (with the
+/// project's own engine; tests read the result back with exiftool).
+pub fn write_photo(path: &Path, seed: u32, edits: &ExifEdits) {
+    write_photo_sized(path, 32, 24, seed, edits);
+}
+
+/// [`write_photo`] with a chosen size in pixels.
+pub fn write_photo_sized(path: &Path, width: u16, height: u16, seed: u32, edits: &ExifEdits) {
+    fs::write(path, plain_jpeg(width, height, seed)).expect("writable");
+    if !edits.is_empty() {
+        rewrite_file(
+            path,
+            edits,
+            RewriteOptions {
+                dry_run: false,
+                sync: false,
+            },
+        )
+        .expect("tags written");
+    }
+}
+
+/// Runs a tool and returns (exit code, stdout, stderr). A panic (exit code
+/// 101) fails the test at once.
+pub fn run_tool(bin: &str, args: &[&std::ffi::OsStr], cwd: Option<&Path>) -> (i32, String, String) {
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.output().expect("the tool starts");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let code = out.status.code().unwrap_or(-1);
+    assert_ne!(code, 101, "the tool panicked:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "the tool panicked:\n{stderr}");
+    (code, stdout, stderr)
+}
+
+/// `OsStr` arguments from anything path-like or textual.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => {
+        &[$(::std::ffi::OsStr::new(&$a)),*]
+    };
+}
