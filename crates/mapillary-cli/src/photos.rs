@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mapillary_core::batch::for_each_in_order;
-use mapillary_core::exif::{RewriteError, Updated, remove_stale_temporaries};
+use mapillary_core::exif::{PhotoExif, RewriteError, Updated, read_exif, remove_stale_temporaries};
 use mapillary_core::files::find_images;
 
 use crate::report::{Reporter, Tally, Unit, plural};
@@ -104,6 +104,53 @@ where
         Status::from_tally(&tally)
     };
     (tally, status)
+}
+
+/// Reads the EXIF of `files` in parallel. Files whose EXIF cannot be read
+/// are reported as failed; the rest are handed to `keep` with their EXIF,
+/// which says why it skips one (or keeps it). Returns the kept results in
+/// file order and the tally of failures and skips.
+pub fn read_photos<T, K>(
+    reporter: &Reporter,
+    files: &[PathBuf],
+    jobs: usize,
+    keep: K,
+) -> (Vec<T>, Tally, Status)
+where
+    T: Send,
+    K: Fn(&Path, PhotoExif) -> Result<T, String> + Sync,
+{
+    let stop = interrupt_flag();
+    let mut tally = Tally::default();
+    let mut kept = Vec::with_capacity(files.len());
+    reporter.start_progress(files.len() as u64, Unit::Items);
+    let reported = for_each_in_order(
+        files,
+        jobs,
+        stop,
+        |_, file| read_exif(file).map(|exif| keep(file, exif)),
+        |_, file, result| {
+            reporter.advance(1);
+            match result {
+                Ok(Ok(t)) => kept.push(t),
+                Ok(Err(reason)) => {
+                    tally.skipped += 1;
+                    reporter.problem(file, format_args!("skipped: {reason}"));
+                }
+                Err(e) => {
+                    tally.failed += 1;
+                    reporter.problem(file, e);
+                }
+            }
+        },
+    );
+    reporter.finish_progress();
+    let status = if reported < files.len() {
+        Status::Interrupted
+    } else {
+        Status::from_tally(&tally)
+    };
+    (kept, tally, status)
 }
 
 /// "12 photos dated, 1 skipped, 0 failed" with the right verb for a dry run.

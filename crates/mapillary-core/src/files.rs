@@ -86,6 +86,54 @@ pub fn find_images(path: &Path) -> Result<Vec<PathBuf>, FindError> {
     Ok(found)
 }
 
+/// Why a file was not moved. The file is where it was.
+#[derive(Debug)]
+pub enum MoveError {
+    /// Something is already at the destination; it is never overwritten.
+    DestinationExists(PathBuf),
+    /// The move failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for MoveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MoveError::DestinationExists(p) => {
+                write!(f, "{} already exists; not overwritten", p.display())
+            }
+            MoveError::Io(e) => write!(f, "{}", crate::io_reason(e)),
+        }
+    }
+}
+
+impl std::error::Error for MoveError {}
+
+/// Moves `from` to `to` without ever replacing a file at `to`, creating
+/// `to`'s folder when needed.
+///
+/// Where the file system supports hard links the move is a link (which
+/// fails if `to` exists, atomically) followed by removing the old name, so
+/// no race can overwrite anything; a crash in between leaves both names of
+/// the one file. Elsewhere (FAT and exFAT memory cards) it checks, then
+/// renames.
+pub fn move_no_clobber(from: &Path, to: &Path) -> Result<(), MoveError> {
+    if let Some(dir) = to.parent() {
+        fs::create_dir_all(dir).map_err(MoveError::Io)?;
+    }
+    match fs::hard_link(from, to) {
+        Ok(()) => fs::remove_file(from).map_err(MoveError::Io),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(MoveError::DestinationExists(to.to_path_buf()))
+        }
+        Err(_) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(MoveError::DestinationExists(to.to_path_buf()));
+            }
+            fs::rename(from, to).map_err(MoveError::Io)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +178,26 @@ mod tests {
             })
             .collect();
         assert_eq!(rel, ["a.jpeg", "b/1.jpg", "b/2.JPG", "c/d/e.jpg"]);
+    }
+
+    #[test]
+    fn moves_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.jpg");
+        let b = dir.path().join("sub/b.jpg");
+        fs::write(&a, b"A").unwrap();
+        move_no_clobber(&a, &b).unwrap();
+        assert!(!a.exists());
+        assert_eq!(fs::read(&b).unwrap(), b"A");
+        fs::write(&a, b"other").unwrap();
+        let err = move_no_clobber(&a, &b).unwrap_err();
+        assert!(matches!(err, MoveError::DestinationExists(_)));
+        assert!(
+            err.to_string()
+                .ends_with("b.jpg already exists; not overwritten")
+        );
+        assert_eq!(fs::read(&b).unwrap(), b"A");
+        assert_eq!(fs::read(&a).unwrap(), b"other");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod capture_time;
 pub mod exif;
 pub mod files;
+pub mod sequence;
 
 use std::io;
 

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mapillary_core::exif::jpeg::parse_head;
+pub mod sample_trip;
+
 use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file};
 
 /// The workspace's top folder.

@@ -7,6 +7,8 @@
 //! out; if a new version fixes them, the test fails and the choice should
 //! be looked at again.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::fs;
 
 use little_exif::exif_tag::ExifTag;

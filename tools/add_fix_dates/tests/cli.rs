@@ -1,5 +1,7 @@
 //! add_fix_dates, run as a user runs it.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;

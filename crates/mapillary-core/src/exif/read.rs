@@ -10,7 +10,7 @@ use super::ExifError;
 use super::jpeg::{self, EXIF_HEADER, JpegHead};
 use super::tags::{self, Tag};
 use super::tiff::{Ifd, Tiff, TiffError, Value};
-use crate::capture_time::{CaptureTime, CaptureTimeError};
+use crate::capture_time::{CaptureTime, CaptureTimeError, ZoneRule};
 
 /// The tags the tools use, as read from one photo.
 ///
@@ -52,6 +52,18 @@ impl PhotoExif {
     /// The capture time by the legacy rule: DateTimeOriginal.
     pub fn capture_time(&self) -> Option<&Result<CaptureTime, CaptureTimeError>> {
         self.date_time_original.as_ref()
+    }
+
+    /// The instant of the legacy capture time (DateTimeOriginal with its
+    /// sub-seconds and offset), placed by `rule` when it has no zone.
+    pub fn capture_instant(&self, rule: &ZoneRule) -> Result<Timestamp, String> {
+        match self.capture_time() {
+            None => Err("no capture time (DateTimeOriginal)".to_string()),
+            Some(Err(e)) => Err(format!("DateTimeOriginal: {e}")),
+            Some(Ok(t)) => t
+                .to_timestamp(rule)
+                .map_err(|e| format!("DateTimeOriginal: {e}")),
+        }
     }
 
     /// The position, when both coordinates are present.

@@ -1,0 +1,151 @@
+//! Ordering photos by capture time and cutting them into sequences where
+//! the photographer paused.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+/// A photo with the instant it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedPhoto {
+    /// Where the photo is.
+    pub path: PathBuf,
+    /// When it was taken (UTC instant).
+    pub time: Timestamp,
+}
+
+/// Sorts photos by capture time; photos taken at the same instant keep
+/// their path order.
+pub fn sort_by_time(photos: &mut [TimedPhoto]) {
+    photos.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.path.cmp(&b.path)));
+}
+
+/// The gaps between consecutive photos (sorted by time), in seconds.
+pub fn gaps(photos: &[TimedPhoto]) -> Vec<f64> {
+    photos
+        .windows(2)
+        .map(|w| w[1].time.duration_since(w[0].time).as_secs_f64())
+        .collect()
+}
+
+/// The median gap between consecutive photos (the mean of the two middle
+/// gaps for an even count), in seconds; `None` for fewer than two photos.
+pub fn median_gap(photos: &[TimedPhoto]) -> Option<f64> {
+    let mut g = gaps(photos);
+    if g.is_empty() {
+        return None;
+    }
+    g.sort_by(f64::total_cmp);
+    let mid = g.len() / 2;
+    Some(if g.len() % 2 == 1 {
+        g[mid]
+    } else {
+        (g[mid - 1] + g[mid]) / 2.0
+    })
+}
+
+/// The legacy default cutoff: 1.5 × the median gap, in seconds.
+pub fn default_cutoff(photos: &[TimedPhoto]) -> f64 {
+    median_gap(photos).map_or(0.0, |m| 1.5 * m)
+}
+
+/// Splits time-sorted photos into runs: a new run starts wherever the gap
+/// to the previous photo is longer than `cutoff` seconds.
+pub fn split_at_gaps(photos: &[TimedPhoto], cutoff: f64) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for (i, gap) in gaps(photos).into_iter().enumerate() {
+        if gap > cutoff {
+            runs.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < photos.len() {
+        runs.push(start..photos.len());
+    }
+    runs
+}
+
+/// One group of a time split: its number, the folder it goes to, and the
+/// photos (indices into the sorted list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitGroup {
+    /// 0, 1, 2, ...: also the name of the subfolder.
+    pub number: usize,
+    /// `<folder of the group's first photo>/<number>`.
+    pub folder: PathBuf,
+    /// The photos, as indices into the time-sorted list.
+    pub photos: Range<usize>,
+}
+
+/// The legacy time_split plan: group `n` goes into the subfolder `n` of the
+/// folder that holds its first photo. `cutoff` (seconds) defaults to
+/// 1.5 × the median gap. Returns the cutoff used and the groups.
+pub fn plan_time_split(sorted: &[TimedPhoto], cutoff: Option<f64>) -> (f64, Vec<SplitGroup>) {
+    let cutoff = cutoff.unwrap_or_else(|| default_cutoff(sorted));
+    let groups = split_at_gaps(sorted, cutoff)
+        .into_iter()
+        .enumerate()
+        .map(|(number, photos)| {
+            let first = sorted[photos.start].path.parent().unwrap_or(Path::new("."));
+            SplitGroup {
+                number,
+                folder: first.join(number.to_string()),
+                photos,
+            }
+        })
+        .collect();
+    (cutoff, groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photos(dir: &str, secs: &[i64]) -> Vec<TimedPhoto> {
+        secs.iter()
+            .enumerate()
+            .map(|(i, s)| TimedPhoto {
+                path: PathBuf::from(format!("{dir}/{i:03}.jpg")),
+                time: Timestamp::from_second(1_600_000_000 + s).unwrap(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn median_and_default_cutoff() {
+        // Gaps 2, 2, 2, 60, 2: median 2, cutoff 3.
+        let p = photos("a", &[0, 2, 4, 6, 66, 68]);
+        assert_eq!(median_gap(&p), Some(2.0));
+        assert_eq!(default_cutoff(&p), 3.0);
+        // Even count: gaps 1, 3, 5, 7 → median 4.
+        assert_eq!(median_gap(&photos("a", &[0, 1, 4, 9, 16])), Some(4.0));
+        assert_eq!(median_gap(&photos("a", &[5])), None);
+    }
+
+    #[test]
+    fn splits_where_the_gap_exceeds_the_cutoff() {
+        let p = photos("trip", &[0, 2, 4, 6, 66, 68, 200]);
+        let (cutoff, groups) = plan_time_split(&p, None);
+        assert_eq!(cutoff, 3.0);
+        let ranges: Vec<_> = groups.iter().map(|g| g.photos.clone()).collect();
+        assert_eq!(ranges, [0..4, 4..6, 6..7]);
+        assert_eq!(groups[1].folder, PathBuf::from("trip/1"));
+        // A gap equal to the cutoff does not split.
+        let (_, groups) = plan_time_split(&p, Some(60.0));
+        assert_eq!(groups.len(), 2);
+        assert!(plan_time_split(&[], None).1.is_empty());
+    }
+
+    #[test]
+    fn sorting_is_by_time_then_path() {
+        let mut p = photos("x", &[5, 1, 5, 0]);
+        sort_by_time(&mut p);
+        let names: Vec<_> = p
+            .iter()
+            .map(|t| t.path.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["x/003.jpg", "x/001.jpg", "x/000.jpg", "x/002.jpg"]);
+    }
+}
