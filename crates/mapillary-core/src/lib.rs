@@ -3,8 +3,10 @@
 //! Everything a tool does lives here, testable without a terminal; the
 //! binaries in `tools/` only parse arguments and report.
 
+pub mod auth;
 pub mod batch;
 pub mod capture_time;
+pub mod description;
 pub mod exif;
 pub mod files;
 pub mod sequence;
