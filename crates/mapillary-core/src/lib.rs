@@ -3,6 +3,7 @@
 //! Everything a tool does lives here, testable without a terminal; the
 //! binaries in `tools/` only parse arguments and report.
 
+pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod capture_time;

@@ -1,0 +1,424 @@
+//! The graph API: login, the user, organizations, images in a bounding box,
+//! and finishing an upload.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::retry::{Answer, RetryPolicy, with_retries};
+use super::{ApiError, Endpoints, error_message, is_token_error};
+use crate::auth::{
+    Credentials, LoginDetails, Profile, Secret, TokenSource, UserToken, profiles_path, save_profile,
+};
+
+/// A Mapillary user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user id.
+    pub id: String,
+    /// The username.
+    pub username: String,
+}
+
+/// An organization (the successor of the 2015 "projects").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// Its id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Its URL name, when known.
+    pub slug: Option<String>,
+}
+
+/// A bounding box in decimal degrees. The API takes it longitude first:
+/// `minLon,minLat,maxLon,maxLat`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundingBox {
+    /// Southern edge.
+    pub min_lat: f64,
+    /// Northern edge.
+    pub max_lat: f64,
+    /// Western edge.
+    pub min_lon: f64,
+    /// Eastern edge.
+    pub max_lon: f64,
+}
+
+impl BoundingBox {
+    /// The `bbox` query value, longitude first.
+    pub fn query_value(&self) -> String {
+        format!(
+            "{},{},{},{}",
+            self.min_lon, self.min_lat, self.max_lon, self.max_lat
+        )
+    }
+}
+
+/// Something to tell the user about (a retry, a re-login): one line.
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A client of the graph API.
+#[derive(Clone)]
+pub struct GraphClient {
+    agent: ureq::Agent,
+    endpoints: Endpoints,
+    policy: RetryPolicy,
+    stop: Option<&'static AtomicBool>,
+    notify: Notify,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The project's user agent.
+pub fn user_agent() -> String {
+    format!("mapillary-tools-rs/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An agent with the protocol's timeouts: 60 s to connect and for small
+/// requests; answers are read as data, whatever their status.
+pub fn agent(per_call: Option<Duration>) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(user_agent())
+        .timeout_connect(Some(Duration::from_secs(60)))
+        .timeout_per_call(per_call)
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .timeout_per_write(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+/// Reads a ureq response whole into an [`Answer`].
+pub fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Answer, String> {
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64);
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(16 << 20)
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
+}
+
+fn json_answer(answer: &Answer) -> Result<Value, ApiError> {
+    serde_json::from_str(&answer.body).map_err(|e| {
+        ApiError::BadAnswer(format!("not JSON ({e}): {}", error_message(&answer.body)))
+    })
+}
+
+fn string_field(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl GraphClient {
+    /// A client of the API at `endpoints`.
+    pub fn new(endpoints: Endpoints) -> GraphClient {
+        GraphClient {
+            agent: agent(Some(Duration::from_secs(60))),
+            endpoints,
+            policy: RetryPolicy::default(),
+            stop: None,
+            notify: Arc::new(|_| {}),
+        }
+    }
+
+    /// Hear about retries and re-logins.
+    pub fn with_notify(mut self, notify: Notify) -> GraphClient {
+        self.notify = notify;
+        self
+    }
+
+    /// Stop waiting (between retries) when `stop` becomes true.
+    pub fn with_stop(mut self, stop: &'static AtomicBool) -> GraphClient {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// Use this retry policy.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> GraphClient {
+        self.policy = policy;
+        self
+    }
+
+    /// The endpoints.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The notifier.
+    pub fn notify(&self, message: &str) {
+        (self.notify)(message);
+    }
+
+    /// The stop flag.
+    pub fn stop_flag(&self) -> Option<&'static AtomicBool> {
+        self.stop
+    }
+
+    /// Sends one request with retries. `path` is relative to the graph root.
+    fn call(
+        &self,
+        post: Option<&Value>,
+        path: &str,
+        query: &[(&str, &str)],
+        token: &Secret,
+    ) -> Result<Answer, ApiError> {
+        let url = format!("{}/{}", self.endpoints.graph, path.trim_start_matches('/'));
+        let auth = format!("OAuth {}", token.expose());
+        let answer = with_retries(
+            &self.policy,
+            &self.endpoints.graph,
+            self.stop,
+            &*self.notify,
+            || {
+                let result = match post {
+                    Some(body) => self
+                        .agent
+                        .post(&url)
+                        .header("Authorization", &auth)
+                        .query_pairs(query.iter().copied())
+                        .content_type("application/json")
+                        .send(body.to_string()),
+                    None => self
+                        .agent
+                        .get(&url)
+                        .header("Authorization", &auth)
+                        .query_pairs(query.iter().copied())
+                        .call(),
+                };
+                result
+                    .map_err(|e| token.redact(&e.to_string()))
+                    .and_then(read_answer)
+            },
+        )?;
+        Ok(Answer {
+            body: token.redact(&answer.body),
+            ..answer
+        })
+    }
+
+    fn checked(&self, answer: Answer) -> Result<Value, ApiError> {
+        if answer.is_success() {
+            return json_answer(&answer);
+        }
+        let message = error_message(&answer.body);
+        if is_token_error(answer.status, &answer.body) {
+            Err(ApiError::TokenRejected { message })
+        } else {
+            Err(ApiError::Refused {
+                status: answer.status,
+                message,
+            })
+        }
+    }
+
+    /// Logs in with email and password; returns the user access token and
+    /// the user id.
+    pub fn login(&self, details: &LoginDetails) -> Result<(Secret, Option<String>), ApiError> {
+        let body = json!({
+            "email": details.email,
+            "password": details.password.expose(),
+            "locale": "en_US",
+        });
+        let answer = self.call(Some(&body), "login", &[], &details.client_token)?;
+        let answer = Answer {
+            body: details.password.redact(&answer.body),
+            ..answer
+        };
+        if !answer.is_success() {
+            let message = error_message(&answer.body);
+            return Err(if matches!(answer.status, 400 | 401 | 403) {
+                ApiError::LoginRefused { message }
+            } else {
+                ApiError::Refused {
+                    status: answer.status,
+                    message,
+                }
+            });
+        }
+        let v = json_answer(&answer)?;
+        let token = string_field(&v, "access_token").ok_or_else(|| {
+            ApiError::BadAnswer("the login answer has no access_token".to_string())
+        })?;
+        Ok((Secret::new(token), string_field(&v, "user_id")))
+    }
+
+    /// The user the token belongs to (`me?fields=id,username`); also the
+    /// way to check a token.
+    pub fn me(&self, token: &Secret) -> Result<User, ApiError> {
+        let v = self.checked(self.call(None, "me", &[("fields", "id,username")], token)?)?;
+        Ok(User {
+            id: string_field(&v, "id")
+                .ok_or_else(|| ApiError::BadAnswer("`me` has no id".to_string()))?,
+            username: string_field(&v, "username").unwrap_or_default(),
+        })
+    }
+
+    /// The user's organizations, where the server lists them
+    /// (`me?fields=organizations`, not in Mapillary's public documentation);
+    /// `None` where it does not.
+    pub fn my_organizations(&self, token: &Secret) -> Result<Option<Vec<Organization>>, ApiError> {
+        let answer = self.call(
+            None,
+            "me",
+            &[("fields", "id,username,organizations")],
+            token,
+        )?;
+        if !answer.is_success()
+            && !is_token_error(answer.status, &answer.body)
+            && (400..500).contains(&answer.status)
+        {
+            return Ok(None);
+        }
+        let v = self.checked(answer)?;
+        let Some(list) = v.pointer("/organizations/data").and_then(Value::as_array) else {
+            return Ok(None);
+        };
+        Ok(Some(list.iter().filter_map(organization_from).collect()))
+    }
+
+    /// The organization with this id, or `None` if there is none.
+    pub fn organization(&self, token: &Secret, id: &str) -> Result<Option<Organization>, ApiError> {
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Ok(None);
+        }
+        let answer = self.call(None, id, &[("fields", "id,name,slug,description")], token)?;
+        if matches!(answer.status, 400 | 404) && !is_token_error(answer.status, &answer.body) {
+            return Ok(None);
+        }
+        Ok(organization_from(&self.checked(answer)?))
+    }
+
+    /// Images in a bounding box: `images?bbox=…&fields=…&limit=…`.
+    pub fn images_in_box(
+        &self,
+        token: &Secret,
+        bbox: &BoundingBox,
+        fields: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Value>, ApiError> {
+        let (bbox, fields, limit) = (bbox.query_value(), fields.join(","), limit.to_string());
+        let v = self.checked(self.call(
+            None,
+            "images",
+            &[("bbox", &bbox), ("fields", &fields), ("limit", &limit)],
+            token,
+        )?)?;
+        v.get("data")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| ApiError::BadAnswer("the images answer has no data list".to_string()))
+    }
+
+    /// Turns an uploaded file into a sequence: `finish_upload`. Returns the
+    /// cluster id.
+    pub fn finish_upload(
+        &self,
+        token: &Secret,
+        file_handle: &str,
+        file_type: &str,
+        organization: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let mut body = json!({ "file_handle": file_handle, "file_type": file_type });
+        if let Some(org) = organization {
+            body["organization_id"] = Value::String(org.to_string());
+        }
+        let v = self.checked(self.call(Some(&body), "finish_upload", &[], token)?)?;
+        string_field(&v, "cluster_id")
+            .ok_or_else(|| ApiError::BadAnswer("finish_upload gave no cluster_id".to_string()))
+    }
+}
+
+fn organization_from(v: &Value) -> Option<Organization> {
+    Some(Organization {
+        id: string_field(v, "id")?,
+        name: string_field(v, "name").unwrap_or_default(),
+        slug: string_field(v, "slug"),
+    })
+}
+
+/// A user token that works, with its user: the stored one (variable or
+/// profile) if the server accepts it; else, when email and password are
+/// set, a fresh login, cached in the profiles file (mode 0600).
+pub fn authenticate(
+    client: &GraphClient,
+    credentials: &Credentials,
+) -> Result<(UserToken, User), ApiError> {
+    let login = credentials.login_details()?;
+    if let Some(stored) = credentials.stored_token()? {
+        match client.me(&stored.token) {
+            Ok(user) => return Ok((stored, user)),
+            Err(ApiError::TokenRejected { message }) if login.is_some() => {
+                client.notify(&format!(
+                    "the token from {} was rejected ({message}); logging in again",
+                    stored.source
+                ));
+            }
+            Err(ApiError::TokenRejected { message }) => {
+                return Err(ApiError::TokenRejected {
+                    message: format!("{message}; the token came from {}", stored.source),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(login) = login else {
+        return Err(credentials.none_found().into());
+    };
+    let (token, user_id) = client.login(&login)?;
+    let user = client.me(&token)?;
+    if let Some(path) = profiles_path(credentials.env()) {
+        let profile = Profile {
+            name: if user.username.is_empty() {
+                login.email.clone()
+            } else {
+                user.username.clone()
+            },
+            token: token.clone(),
+            user_id: Some(user.id.clone()).or(user_id),
+            username: Some(user.username.clone()).filter(|u| !u.is_empty()),
+            organization: None,
+        };
+        if let Err(e) = save_profile(&path, &profile) {
+            client.notify(&format!("could not cache the login: {e}"));
+        }
+    }
+    Ok((
+        UserToken {
+            token,
+            source: TokenSource::Login,
+            user_id: Some(user.id.clone()),
+            username: Some(user.username.clone()),
+            organization: None,
+        },
+        user,
+    ))
+}

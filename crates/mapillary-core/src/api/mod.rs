@@ -1,0 +1,223 @@
+//! Mapillary API v4 as the official client speaks it: the graph API
+//! ([`graph`]), the resumable upload service ([`upload`]), and the retry
+//! rules both follow ([`retry`]).
+//!
+//! Endpoints can be pointed elsewhere (the project's local server, for
+//! tests, the demo and rehearsals) with the official client's variables
+//! `MAPILLARY_GRAPH_API_ENDPOINT` and `MAPILLARY_UPLOAD_ENDPOINT`.
+
+pub mod graph;
+pub mod retry;
+
+use std::fmt;
+
+use crate::auth::{AuthError, Environment};
+
+/// The public graph API.
+pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.mapillary.com";
+/// The public upload service.
+pub const DEFAULT_UPLOAD_ENDPOINT: &str = "https://rupload.facebook.com/mapillary_public_uploads";
+
+/// Where the API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The graph API root, without a trailing slash.
+    pub graph: String,
+    /// The upload service root, without a trailing slash.
+    pub upload: String,
+}
+
+impl Endpoints {
+    /// The public service, or what the variables say.
+    pub fn from_env(env: &Environment) -> Endpoints {
+        let clean = |s: &str| s.trim_end_matches('/').to_string();
+        Endpoints {
+            graph: clean(
+                env.get("MAPILLARY_GRAPH_API_ENDPOINT")
+                    .unwrap_or(DEFAULT_GRAPH_ENDPOINT),
+            ),
+            upload: clean(
+                env.get("MAPILLARY_UPLOAD_ENDPOINT")
+                    .unwrap_or(DEFAULT_UPLOAD_ENDPOINT),
+            ),
+        }
+    }
+
+    /// Endpoints of a server at `root` laid out like the local server:
+    /// graph API at the root, uploads under `/mapillary_public_uploads`.
+    pub fn local(root: &str) -> Endpoints {
+        let root = root.trim_end_matches('/');
+        Endpoints {
+            graph: root.to_string(),
+            upload: format!("{root}/mapillary_public_uploads"),
+        }
+    }
+}
+
+/// Why a call to the API failed. Messages say what to do, and never hold a
+/// token or password.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The server could not be reached (after retries).
+    Unreachable {
+        /// The server's root URL.
+        server: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The access token was refused (expired, revoked or wrong).
+    TokenRejected {
+        /// What the server said.
+        message: String,
+    },
+    /// The login was refused.
+    LoginRefused {
+        /// What the server said.
+        message: String,
+    },
+    /// The server refused the request (a final 4xx).
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// What the server said.
+        message: String,
+    },
+    /// The server kept failing (5xx or 429) until the retries ran out.
+    ServerFailing {
+        /// The last HTTP status.
+        status: u16,
+        /// What the server said last.
+        message: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The answer was not what the API returns.
+    BadAnswer(String),
+    /// Credentials could not be found or stored.
+    Auth(AuthError),
+    /// The user stopped the run.
+    Interrupted,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Unreachable { server, reason } => write!(
+                f,
+                "cannot reach {server} ({reason}); check the network connection, or MAPILLARY_GRAPH_API_ENDPOINT / MAPILLARY_UPLOAD_ENDPOINT"
+            ),
+            ApiError::TokenRejected { message } => write!(
+                f,
+                "the access token was rejected ({message}); log in again: set MAPILLARY_EMAIL, MAPILLARY_PASSWORD and MAPILLARY_CLIENT_TOKEN, or a new MAPILLARY_ACCESS_TOKEN"
+            ),
+            ApiError::LoginRefused { message } => {
+                write!(
+                    f,
+                    "login refused ({message}); check MAPILLARY_EMAIL and MAPILLARY_PASSWORD"
+                )
+            }
+            ApiError::Refused { status, message } => write!(
+                f,
+                "the server refused the request (HTTP {status}: {message})"
+            ),
+            ApiError::ServerFailing {
+                status,
+                message,
+                attempts,
+            } => write!(
+                f,
+                "the server kept failing (HTTP {status}: {message}) after {attempts} attempts; try again later"
+            ),
+            ApiError::BadAnswer(what) => write!(f, "unexpected answer from the server: {what}"),
+            ApiError::Auth(e) => write!(f, "{e}"),
+            ApiError::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
+    }
+}
+
+/// The message of a graph API error answer (`{"error": {"message": ...}}`),
+/// or of the upload service's (`{"debug_info": {"message": ...}}`), or the
+/// start of the body.
+pub fn error_message(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let from_json = parsed.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.pointer("/debug_info/message"))
+            .or_else(|| v.get("message"))
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+    });
+    from_json.unwrap_or_else(|| {
+        let text: String = body.trim().chars().take(200).collect();
+        if text.is_empty() {
+            "no details".to_string()
+        } else {
+            text
+        }
+    })
+}
+
+/// Whether an error answer says the token is bad: 401, or 400/403 whose
+/// `error.type` is an OAuth error.
+pub fn is_token_error(status: u16, body: &str) -> bool {
+    if status == 401 {
+        return true;
+    }
+    if status != 400 && status != 403 {
+        return false;
+    }
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/type")
+                .and_then(|t| t.as_str())
+                .map(|t| t.contains("OAuth"))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_from_variables() {
+        let env = Environment::with(
+            &[("MAPILLARY_GRAPH_API_ENDPOINT", "http://127.0.0.1:9/")],
+            None,
+        );
+        let e = Endpoints::from_env(&env);
+        assert_eq!(e.graph, "http://127.0.0.1:9");
+        assert_eq!(e.upload, DEFAULT_UPLOAD_ENDPOINT);
+        assert_eq!(
+            Endpoints::local("http://h:1/").upload,
+            "http://h:1/mapillary_public_uploads"
+        );
+    }
+
+    #[test]
+    fn error_answers() {
+        let oauth =
+            r#"{"error":{"message":"Session has expired","type":"OAuthException","code":190}}"#;
+        assert_eq!(error_message(oauth), "Session has expired");
+        assert!(is_token_error(400, oauth));
+        assert!(is_token_error(401, "x"));
+        assert!(!is_token_error(
+            400,
+            r#"{"error":{"type":"GraphMethodException"}}"#
+        ));
+        assert_eq!(
+            error_message(r#"{"debug_info":{"retriable":true,"message":"offset"}}"#),
+            "offset"
+        );
+        assert_eq!(error_message(""), "no details");
+    }
+}
