@@ -36,13 +36,18 @@ fn reader_agrees_with_exiftool_on_the_corpus() {
     files.extend(files_with_extension(&mly.join("cameras"), &["jpg"]));
     files.extend(files_with_extension(&mly.join("corrupt"), &["jpg"]));
     let out = Command::new("exiftool")
-        .args(["-j", "-n", "-G1"])
+        .args(["-j", "-n", "-G1", "-a"])
         .args([
             "-Composite:GPSLatitude",
             "-Composite:GPSLongitude",
             "-GPS:GPSAltitude",
             "-GPS:GPSAltitudeRef",
             "-GPS:GPSImgDirection",
+            "-XMP-exif:GPSLatitude",
+            "-XMP-exif:GPSLongitude",
+            "-XMP-exif:GPSAltitude",
+            "-XMP-exif:GPSAltitudeRef",
+            "-XMP-exif:GPSImgDirection",
             "-Composite:GPSDateTime",
             "-IFD0:Orientation",
             "-IFD0:Make",
@@ -63,41 +68,38 @@ fn reader_agrees_with_exiftool_on_the_corpus() {
             problems.push(format!("{name}: unreadable"));
             continue;
         };
-        // Altitude from the EXIF GPS IFD only (exiftool's composite may
-        // take it from XMP).
-        let altitude = number(tool, "GPS:GPSAltitude").map(|a| {
-            if number(tool, "GPS:GPSAltitudeRef") == Some(1.0) {
+        // The EXIF GPS IFD first; the XMP exif: namespace when the EXIF has
+        // no position, as the reader does.
+        let exif_position = number(tool, "Composite:GPSLatitude").is_some();
+        let xmp_position = number(tool, "XMP-exif:GPSLatitude").is_some();
+        let group = if !exif_position && xmp_position {
+            "XMP-exif"
+        } else {
+            "GPS"
+        };
+        let altitude = number(tool, &format!("{group}:GPSAltitude")).map(|a| {
+            if number(tool, &format!("{group}:GPSAltitudeRef")) == Some(1.0) {
                 -a
             } else {
                 a
             }
         });
+        let latitude =
+            number(tool, "Composite:GPSLatitude").or_else(|| number(tool, "XMP-exif:GPSLatitude"));
+        let longitude = number(tool, "Composite:GPSLongitude")
+            .or_else(|| number(tool, "XMP-exif:GPSLongitude"));
+        let direction = number(tool, &format!("{group}:GPSImgDirection"));
         let close = |a: Option<f64>, b: Option<f64>, tol: f64| match (a, b) {
             (None, None) => true,
             (Some(a), Some(b)) => (a - b).abs() <= tol,
             _ => false,
         };
         let pairs = [
-            (
-                "latitude",
-                ours.latitude,
-                number(tool, "Composite:GPSLatitude"),
-                1e-9,
-            ),
-            (
-                "longitude",
-                ours.longitude,
-                number(tool, "Composite:GPSLongitude"),
-                1e-9,
-            ),
+            ("latitude", ours.latitude, latitude, 1e-9),
+            ("longitude", ours.longitude, longitude, 1e-9),
             // exiftool prints ten significant digits.
             ("altitude", ours.altitude, altitude, 1e-6),
-            (
-                "direction",
-                ours.direction,
-                number(tool, "GPS:GPSImgDirection"),
-                1e-6,
-            ),
+            ("direction", ours.direction, direction, 1e-6),
             (
                 "orientation",
                 ours.orientation.map(f64::from),

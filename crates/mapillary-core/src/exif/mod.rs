@@ -6,7 +6,8 @@
 //! - [`tags`]: the tags the tools use;
 //! - [`read`]: [`PhotoExif`], the tools' view of a photo;
 //! - [`write`]: a new EXIF block that keeps every original byte in place;
-//! - [`rewrite`]: the file operation: temporary file, verification, rename.
+//! - [`rewrite`]: the file operation: temporary file, verification, rename;
+//! - [`xmp`]: the GPS position photo editors keep in XMP only.
 
 pub mod jpeg;
 pub mod read;
@@ -14,6 +15,7 @@ pub mod rewrite;
 pub mod tags;
 pub mod tiff;
 pub mod write;
+pub mod xmp;
 
 use std::fmt;
 use std::io;

@@ -6,10 +6,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 
-use super::ExifError;
 use super::jpeg::{self, EXIF_HEADER, JpegHead};
 use super::tags::{self, Tag};
 use super::tiff::{Ifd, Tiff, TiffError, Value};
+use super::{ExifError, xmp};
 use crate::capture_time::{CaptureTime, CaptureTimeError, ZoneRule};
 
 /// The tags the tools use, as read from one photo.
@@ -46,6 +46,9 @@ pub struct PhotoExif {
     pub model: Option<String>,
     /// ImageDescription text.
     pub image_description: Option<String>,
+    /// Whether the position (and altitude, direction) came from XMP, the
+    /// EXIF GPS IFD having none.
+    pub position_from_xmp: bool,
 }
 
 impl PhotoExif {
@@ -238,6 +241,7 @@ pub fn read_tiff(tiff: &Tiff<'_>) -> PhotoExif {
         make: main.text(tags::MAKE),
         model: main.text(tags::MODEL),
         image_description: main.text(tags::IMAGE_DESCRIPTION),
+        position_from_xmp: false,
     }
 }
 
@@ -247,12 +251,29 @@ pub fn exif_block<'a>(head_bytes: &'a [u8], head: &JpegHead) -> Option<&'a [u8]>
         .map(|s| &s.payload(head_bytes)[EXIF_HEADER.len()..])
 }
 
-/// Reads the tools' tags from the head of a JPEG.
+/// Reads the tools' tags from the head of a JPEG: the EXIF, and, where the
+/// EXIF GPS IFD has no position, the one photo editors keep in XMP.
 pub fn read_head_exif(head_bytes: &[u8], head: &JpegHead) -> Result<PhotoExif, TiffError> {
-    match exif_block(head_bytes, head) {
-        None => Ok(PhotoExif::default()),
-        Some(block) => Tiff::parse(block).map(|t| read_tiff(&t)),
+    let tiff = exif_block(head_bytes, head).map(Tiff::parse).transpose()?;
+    Ok(photo_exif(tiff.as_ref(), head_bytes, head))
+}
+
+/// The tools' view of a photo from its parsed EXIF block (if any) and head.
+pub fn photo_exif(tiff: Option<&Tiff<'_>>, head_bytes: &[u8], head: &JpegHead) -> PhotoExif {
+    let mut photo = tiff.map(read_tiff).unwrap_or_default();
+    if photo.position().is_none()
+        && let Some(packet) = xmp::packet(head_bytes, head)
+    {
+        let gps = xmp::gps(packet);
+        if let (Some(lat), Some(lon)) = (gps.latitude, gps.longitude) {
+            photo.latitude = Some(lat);
+            photo.longitude = Some(lon);
+            photo.altitude = photo.altitude.or(gps.altitude);
+            photo.direction = photo.direction.or(gps.direction);
+            photo.position_from_xmp = true;
+        }
     }
+    photo
 }
 
 /// Reads the tools' tags from a JPEG file, reading only as far as the image

@@ -13,7 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::jpeg::{self, JpegError, ReadHeadError};
-use super::read::{PhotoExif, exif_block, read_tiff};
+use super::read::{PhotoExif, exif_block, photo_exif};
 use super::tiff::Tiff;
 use super::write::{ExifEdits, WriteError, ensure_exif_version, rewrite_head, verify_tiff};
 
@@ -235,7 +235,7 @@ pub fn update_file(
         .map(Tiff::parse)
         .transpose()
         .map_err(|e| RewriteError::Write(WriteError::Tiff(e)))?;
-    let photo = tiff.as_ref().map(read_tiff).unwrap_or_default();
+    let photo = photo_exif(tiff.as_ref(), &bytes, &head);
     let mut edits = match decide(&photo) {
         Decision::Skip(reason) => return Ok(Updated::Skipped(reason)),
         Decision::Write(edits) => edits,
