@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use args::{Args, UsageError, parse_number};
 pub use report::{Reporter, Tally, Unit, plural};
-pub use spec::{DRY_RUN, JOBS, Opt, Positional, Tool};
+pub use spec::{DRY_RUN, JOBS, Opt, Positional, TIMEZONE, Tool};
 
 /// How a run ended, when it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +136,18 @@ fn usage_error(tool: &Tool, message: &str) -> ExitCode {
         usage = tool.usage()
     );
     ExitCode::from(2)
+}
+
+/// The zone rule for capture times: `--timezone` forces one zone; without
+/// it, times without an offset are in the computer's zone (`TZ` honoured).
+pub fn zone_rule(args: &Args) -> Result<mapillary_core::capture_time::ZoneRule, Failure> {
+    use mapillary_core::capture_time::{ZoneRule, parse_zone};
+    match args.value(TIMEZONE.long) {
+        None => Ok(ZoneRule::system()),
+        Some(v) => parse_zone(&v.to_string_lossy())
+            .map(ZoneRule::Force)
+            .map_err(|e| Failure::Usage(format!("--timezone: {e}"))),
+    }
 }
 
 /// The number of files to work on at once: `--jobs`, else the CPU count.

@@ -44,6 +44,14 @@ pub const JOBS: Opt = Opt {
     doc: "Work on N files at a time (default: the number of CPU cores).",
 };
 
+/// `--timezone ZONE`, for tools that turn camera times into instants.
+pub const TIMEZONE: Opt = Opt {
+    long: "timezone",
+    short: None,
+    value: Some("ZONE"),
+    doc: "The zone of every capture time (UTC, +02:00, or a name such as Europe/Berlin), overriding OffsetTimeOriginal and the computer's zone.",
+};
+
 /// The options every tool has.
 pub const COMMON: &[Opt] = &[
     Opt {

@@ -215,6 +215,37 @@ impl Description {
         Ok(d)
     }
 
+    /// The description add_mapillary_tag_from_exif writes into a photo:
+    /// [`Description::from_exif`], on top of the Mapillary description the
+    /// photo may already hold (whose other keys are kept).
+    pub fn tag_photo(
+        exif: &PhotoExif,
+        file: &Path,
+        sequence_uuid: &str,
+        rule: &ZoneRule,
+    ) -> Result<Description, DescriptionError> {
+        let fresh = Description::from_exif(exif, file, sequence_uuid, rule)?;
+        let existing = exif
+            .image_description
+            .as_deref()
+            .and_then(|text| Description::parse(text).ok())
+            .filter(Description::is_mapillary);
+        Ok(match existing {
+            Some(mut old) => {
+                for (k, v) in fresh.0 {
+                    old.0.insert(k, v);
+                }
+                old
+            }
+            None => fresh,
+        })
+    }
+
+    /// Whether this looks like a Mapillary description (has a `MAP` key).
+    pub fn is_mapillary(&self) -> bool {
+        self.0.keys().any(|k| k.starts_with("MAP"))
+    }
+
     /// Sets a key.
     pub fn set(&mut self, key: &str, value: Value) {
         self.0.insert(key.to_string(), value);
@@ -393,6 +424,19 @@ mod tests {
             capture_instant(&p, &ZoneRule::system()).unwrap().1,
             "DateTime"
         );
+    }
+
+    #[test]
+    fn tagging_keeps_an_existing_description() {
+        let mut p = photo();
+        p.image_description =
+            Some(r#"{"MAPSettingsUsername":"old","MAPSequenceUUID":"s0"}"#.to_string());
+        let d = Description::tag_photo(&p, Path::new("a.jpg"), "s1", &ZoneRule::system()).unwrap();
+        assert_eq!(d.get("MAPSettingsUsername"), Some(&Value::from("old")));
+        assert_eq!(d.sequence_uuid(), Some("s1"));
+        p.image_description = Some("OLYMPUS DIGITAL CAMERA".to_string());
+        let d = Description::tag_photo(&p, Path::new("a.jpg"), "s1", &ZoneRule::system()).unwrap();
+        assert!(d.get("MAPSettingsUsername").is_none());
     }
 
     #[test]

@@ -6,6 +6,20 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
+/// A new random sequence UUID (version 4), for one run or one folder.
+pub fn new_sequence_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Whether `id` may be used as a MAPSequenceUUID: letters, digits, `_`
+/// and `-` (the schema's pattern).
+pub fn is_valid_sequence_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A photo with the instant it was taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimedPhoto {
@@ -136,6 +150,16 @@ mod tests {
         let (_, groups) = plan_time_split(&p, Some(60.0));
         assert_eq!(groups.len(), 2);
         assert!(plan_time_split(&[], None).1.is_empty());
+    }
+
+    #[test]
+    fn sequence_ids() {
+        let a = new_sequence_uuid();
+        assert_eq!(a.len(), 36);
+        assert_ne!(a, new_sequence_uuid());
+        assert!(is_valid_sequence_id(&a));
+        assert!(!is_valid_sequence_id("a b"));
+        assert!(!is_valid_sequence_id(""));
     }
 
     #[test]

@@ -308,3 +308,33 @@ macro_rules! args {
         &[$(::std::ffi::OsStr::new(&$a)),*]
     };
 }
+
+/// Edits that give a photo a capture time and, optionally, a GPS position
+/// (decimal degrees), for tests.
+pub fn photo_edits(time: &str, offset: Option<&str>, position: Option<(f64, f64)>) -> ExifEdits {
+    use mapillary_core::capture_time::CaptureTime;
+    use mapillary_core::exif::{Value, tags};
+    let mut edits = ExifEdits::new();
+    edits.set_capture_time(&CaptureTime::from_exif(time, None, offset).expect("a valid time"));
+    if let Some((lat, lon)) = position {
+        let dms = |v: f64| {
+            let v = v.abs();
+            let d = v.trunc();
+            let m = ((v - d) * 60.0).trunc();
+            let s = (v - d - m / 60.0) * 3600.0;
+            Value::Rational(vec![
+                (d as u32, 1),
+                (m as u32, 1),
+                ((s * 1e6).round() as u32, 1_000_000),
+            ])
+        };
+        edits
+            .replace_gps()
+            .set(tags::GPS_VERSION_ID, Value::Byte(vec![2, 3, 0, 0]))
+            .set_text(tags::GPS_LATITUDE_REF, if lat < 0.0 { "S" } else { "N" })
+            .set(tags::GPS_LATITUDE, dms(lat))
+            .set_text(tags::GPS_LONGITUDE_REF, if lon < 0.0 { "W" } else { "E" })
+            .set(tags::GPS_LONGITUDE, dms(lon));
+    }
+    edits
+}
