@@ -11,6 +11,7 @@ pub mod description;
 pub mod exif;
 pub mod files;
 pub mod sequence;
+pub mod upload;
 
 use std::io;
 

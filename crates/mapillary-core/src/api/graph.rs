@@ -97,6 +97,21 @@ pub fn agent(per_call: Option<Duration>) -> ureq::Agent {
         .new_agent()
 }
 
+/// An agent for uploads: no limit on a whole call (a large file takes its
+/// time), but two minutes at most without progress in either direction, and
+/// large buffers so that streaming from disk keeps up with the network.
+pub fn agent_for_uploads() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(user_agent())
+        .timeout_connect(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(Duration::from_secs(120)))
+        .timeout_per_write(Some(Duration::from_secs(120)))
+        .output_buffer_size(1 << 20)
+        .build()
+        .new_agent()
+}
+
 /// Reads a ureq response whole into an [`Answer`].
 pub fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Answer, String> {
     let retry_after = response

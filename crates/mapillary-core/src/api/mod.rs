@@ -7,7 +7,9 @@
 //! `MAPILLARY_GRAPH_API_ENDPOINT` and `MAPILLARY_UPLOAD_ENDPOINT`.
 
 pub mod graph;
+pub mod package;
 pub mod retry;
+pub mod upload;
 
 use std::fmt;
 
