@@ -5,6 +5,7 @@
 //! skipped, 2 usage error).
 
 pub mod args;
+pub mod network;
 pub mod photos;
 pub mod report;
 pub mod spec;

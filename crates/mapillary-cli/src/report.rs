@@ -7,18 +7,18 @@
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// How a tool talks to its user.
-#[derive(Debug)]
+/// How a tool talks to its user. Clones share the same progress bar.
+#[derive(Debug, Clone)]
 pub struct Reporter {
     tool: &'static str,
     quiet: bool,
     verbose: bool,
-    bar: Mutex<Option<ProgressBar>>,
+    bar: Arc<Mutex<Option<ProgressBar>>>,
 }
 
 /// What a progress bar counts.
@@ -37,7 +37,7 @@ impl Reporter {
             tool,
             quiet,
             verbose,
-            bar: Mutex::new(None),
+            bar: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -117,6 +117,15 @@ impl Reporter {
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Ok(mut slot) = self.bar.lock() {
             *slot = Some(bar);
+        }
+    }
+
+    /// Sets the progress bar's position.
+    pub fn set_progress(&self, position: u64) {
+        if let Ok(slot) = self.bar.lock()
+            && let Some(bar) = slot.as_ref()
+        {
+            bar.set_position(position);
         }
     }
 

@@ -372,6 +372,80 @@ impl GraphClient {
     }
 }
 
+/// Why an organization could not be found.
+#[derive(Debug)]
+pub enum OrganizationError {
+    /// No organization of the user has this name, slug or id.
+    Unknown {
+        /// What was asked for.
+        wanted: String,
+        /// The user's organizations.
+        known: Vec<Organization>,
+    },
+    /// The server cannot list the user's organizations, so a name cannot
+    /// be resolved: an id is needed.
+    NeedId {
+        /// What was asked for.
+        wanted: String,
+    },
+    /// The API failed.
+    Api(ApiError),
+}
+
+impl std::fmt::Display for OrganizationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrganizationError::Unknown { wanted, known } if known.is_empty() => {
+                write!(f, "no organization '{wanted}': you belong to no organization")
+            }
+            OrganizationError::Unknown { wanted, known } => {
+                let names: Vec<String> = known.iter().map(|o| format!("{} ({})", o.name, o.id)).collect();
+                write!(f, "no organization '{wanted}'; yours are: {}", names.join(", "))
+            }
+            OrganizationError::NeedId { wanted } => write!(
+                f,
+                "cannot look up the organization '{wanted}' by name: this server does not list a user's organizations; give its ID instead (the number in the organization page's URL)"
+            ),
+            OrganizationError::Api(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OrganizationError {}
+
+impl From<ApiError> for OrganizationError {
+    fn from(e: ApiError) -> Self {
+        OrganizationError::Api(e)
+    }
+}
+
+/// Finds the organization `wanted` names: an id, or the name or slug of one
+/// of the user's organizations (where the server lists them; names are
+/// compared without regard to case).
+pub fn resolve_organization(client: &GraphClient, token: &Secret, wanted: &str) -> Result<Organization, OrganizationError> {
+    let wanted = wanted.trim();
+    if !wanted.is_empty() && wanted.bytes().all(|b| b.is_ascii_digit())
+        && let Some(org) = client.organization(token, wanted)?
+    {
+        return Ok(org);
+    }
+    let Some(mine) = client.my_organizations(token)? else {
+        return Err(OrganizationError::NeedId {
+            wanted: wanted.to_string(),
+        });
+    };
+    let found = mine.iter().find(|o| {
+        o.id == wanted || o.name.eq_ignore_ascii_case(wanted) || o.slug.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(wanted))
+    });
+    match found {
+        Some(o) => Ok(o.clone()),
+        None => Err(OrganizationError::Unknown {
+            wanted: wanted.to_string(),
+            known: mine,
+        }),
+    }
+}
+
 fn organization_from(v: &Value) -> Option<Organization> {
     Some(Organization {
         id: string_field(v, "id")?,

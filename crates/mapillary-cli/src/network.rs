@@ -1,0 +1,48 @@
+//! What the network tools share: the API client pointed where the
+//! variables say, retries and re-logins reported on stderr, Ctrl-C
+//! honoured, and signing in with the credentials the environment offers.
+
+use std::sync::Arc;
+
+use mapillary_core::api::Endpoints;
+use mapillary_core::api::graph::{GraphClient, User, authenticate};
+use mapillary_core::auth::{Credentials, Environment, UserToken};
+
+use crate::report::Reporter;
+use crate::{Failure, interrupt_flag};
+
+/// The API client and the credentials of this run.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The graph API client.
+    pub graph: GraphClient,
+    /// The credentials the environment offers.
+    pub credentials: Credentials,
+}
+
+/// Connects to the API the variables name (or the public one), without a
+/// request yet.
+pub fn connect(reporter: &Reporter) -> Connection {
+    let env = Environment::from_process();
+    let endpoints = Endpoints::from_env(&env);
+    reporter.explain(format_args!("graph API {}, uploads {}", endpoints.graph, endpoints.upload));
+    let r = reporter.clone();
+    let graph = GraphClient::new(endpoints)
+        .with_notify(Arc::new(move |m: &str| r.warn(m)))
+        .with_stop(interrupt_flag());
+    let credentials = Credentials::new(env);
+    if let Some(note) = credentials.legacy_hash_note() {
+        reporter.warn(note);
+    }
+    Connection { graph, credentials }
+}
+
+/// Signs in: a stored token the server accepts, or a login.
+pub fn sign_in(connection: &Connection, reporter: &Reporter) -> Result<(UserToken, User), Failure> {
+    let (token, user) = authenticate(&connection.graph, &connection.credentials).map_err(Failure::fatal)?;
+    reporter.explain(format_args!(
+        "signed in as {} (user {}) with the token from {}",
+        user.username, user.id, token.source
+    ));
+    Ok((token, user))
+}
