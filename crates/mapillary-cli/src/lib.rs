@@ -9,6 +9,7 @@ pub mod network;
 pub mod photos;
 pub mod report;
 pub mod spec;
+pub mod uploading;
 
 use std::fmt::Display;
 use std::io::Write;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use args::{Args, UsageError, parse_number};
 pub use report::{Reporter, Tally, Unit, plural};
-pub use spec::{DRY_RUN, JOBS, Opt, Positional, TIMEZONE, Tool};
+pub use spec::{DRY_RUN, JOBS, Opt, Positional, TIMEZONE, Tool, UPLOAD_JOBS};
 
 /// How a run ended, when it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +149,15 @@ pub fn zone_rule(args: &Args) -> Result<mapillary_core::capture_time::ZoneRule, 
         Some(v) => parse_zone(&v.to_string_lossy())
             .map(ZoneRule::Force)
             .map_err(|e| Failure::Usage(format!("--timezone: {e}"))),
+    }
+}
+
+/// The number of uploads at a time: `--jobs`, else 4.
+pub fn upload_jobs(args: &Args) -> Result<usize, Failure> {
+    match args.option_number::<usize>("jobs")? {
+        Some(0) => Err(Failure::Usage("--jobs must be at least 1".to_string())),
+        Some(n) => Ok(n),
+        None => Ok(4),
     }
 }
 

@@ -25,7 +25,10 @@ pub struct Connection {
 pub fn connect(reporter: &Reporter) -> Connection {
     let env = Environment::from_process();
     let endpoints = Endpoints::from_env(&env);
-    reporter.explain(format_args!("graph API {}, uploads {}", endpoints.graph, endpoints.upload));
+    reporter.explain(format_args!(
+        "graph API {}, uploads {}",
+        endpoints.graph, endpoints.upload
+    ));
     let r = reporter.clone();
     let graph = GraphClient::new(endpoints)
         .with_notify(Arc::new(move |m: &str| r.warn(m)))
@@ -39,7 +42,8 @@ pub fn connect(reporter: &Reporter) -> Connection {
 
 /// Signs in: a stored token the server accepts, or a login.
 pub fn sign_in(connection: &Connection, reporter: &Reporter) -> Result<(UserToken, User), Failure> {
-    let (token, user) = authenticate(&connection.graph, &connection.credentials).map_err(Failure::fatal)?;
+    let (token, user) =
+        authenticate(&connection.graph, &connection.credentials).map_err(Failure::fatal)?;
     reporter.explain(format_args!(
         "signed in as {} (user {}) with the token from {}",
         user.username, user.id, token.source

@@ -52,6 +52,14 @@ pub const TIMEZONE: Opt = Opt {
     doc: "The zone of every capture time (UTC, +02:00, or a name such as Europe/Berlin), overriding OffsetTimeOriginal and the computer's zone.",
 };
 
+/// `-j, --jobs N` for the upload tools.
+pub const UPLOAD_JOBS: Opt = Opt {
+    long: "jobs",
+    short: Some('j'),
+    value: Some("N"),
+    doc: "Upload N photos at a time (default 4, as the 2015 tool and the official client).",
+};
+
 /// The options every tool has.
 pub const COMMON: &[Opt] = &[
     Opt {

@@ -38,16 +38,37 @@ const TOOL: Tool = Tool {
         add_mapillary_tag_from_exif first). Only ImageDescription changes, and each photo is replaced \
         atomically.",
     environment: &[
-        ("MAPILLARY_ACCESS_TOKEN", "A user access token (also MAPILLARY_UPLOAD_TOKEN)."),
-        ("MAPILLARY_USERNAME", "Chooses the profile in the profiles file (the official client's)."),
-        ("MAPILLARY_EMAIL, MAPILLARY_PASSWORD", "Log in with these (needs MAPILLARY_CLIENT_TOKEN); the token is cached in the profiles file, mode 0600."),
-        ("MAPILLARY_CLIENT_TOKEN", "The app's client token, for logging in."),
+        (
+            "MAPILLARY_ACCESS_TOKEN",
+            "A user access token (also MAPILLARY_UPLOAD_TOKEN).",
+        ),
+        (
+            "MAPILLARY_USERNAME",
+            "Chooses the profile in the profiles file (the official client's).",
+        ),
+        (
+            "MAPILLARY_EMAIL, MAPILLARY_PASSWORD",
+            "Log in with these (needs MAPILLARY_CLIENT_TOKEN); the token is cached in the profiles file, mode 0600.",
+        ),
+        (
+            "MAPILLARY_CLIENT_TOKEN",
+            "The app's client token, for logging in.",
+        ),
         ("MAPILLARY_CONFIG_PATH", "The profiles file."),
-        ("MAPILLARY_GRAPH_API_ENDPOINT", "The graph API (default https://graph.mapillary.com), e.g. the local server."),
+        (
+            "MAPILLARY_GRAPH_API_ENDPOINT",
+            "The graph API (default https://graph.mapillary.com), e.g. the local server.",
+        ),
     ],
     examples: &[
-        ("add_project trip 1234567890", "Add organization 1234567890 to every photo under trip/."),
-        ("add_project trip 'City Mappers' --dry-run", "Look up the organization by name; change nothing."),
+        (
+            "add_project trip 1234567890",
+            "Add organization 1234567890 to every photo under trip/.",
+        ),
+        (
+            "add_project trip 'City Mappers' --dry-run",
+            "Look up the organization by name; change nothing.",
+        ),
     ],
     replaces: "add_project.py (2015)",
 };
@@ -71,7 +92,8 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let files = find_photos(&path, reporter)?;
     let connection = connect(reporter);
     let (token, _) = sign_in(&connection, reporter)?;
-    let org = resolve_organization(&connection.graph, &token.token, &wanted).map_err(Failure::fatal)?;
+    let org =
+        resolve_organization(&connection.graph, &token.token, &wanted).map_err(Failure::fatal)?;
     reporter.explain(format_args!("organization {} ({})", org.name, org.id));
 
     let (tally, status) = rewrite_photos(
@@ -88,15 +110,27 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                         edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
                         Decision::Write(edits)
                     }
-                    _ => Decision::Skip("no Mapillary description (run add_mapillary_tag_from_exif first)".to_string()),
+                    _ => Decision::Skip(
+                        "no Mapillary description (run add_mapillary_tag_from_exif first)"
+                            .to_string(),
+                    ),
                 }
             })
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            format!("{}: {verb} organization {} ({})", file.display(), org.name, org.id)
+            format!(
+                "{}: {verb} organization {} ({})",
+                file.display(),
+                org.name,
+                org.id
+            )
         },
     );
-    reporter.summary(summary_line(&tally, &format!("added to {}", org.name), dry_run));
+    reporter.summary(summary_line(
+        &tally,
+        &format!("added to {}", org.name),
+        dry_run,
+    ));
     Ok(status)
 }

@@ -396,11 +396,21 @@ impl std::fmt::Display for OrganizationError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OrganizationError::Unknown { wanted, known } if known.is_empty() => {
-                write!(f, "no organization '{wanted}': you belong to no organization")
+                write!(
+                    f,
+                    "no organization '{wanted}': you belong to no organization"
+                )
             }
             OrganizationError::Unknown { wanted, known } => {
-                let names: Vec<String> = known.iter().map(|o| format!("{} ({})", o.name, o.id)).collect();
-                write!(f, "no organization '{wanted}'; yours are: {}", names.join(", "))
+                let names: Vec<String> = known
+                    .iter()
+                    .map(|o| format!("{} ({})", o.name, o.id))
+                    .collect();
+                write!(
+                    f,
+                    "no organization '{wanted}'; yours are: {}",
+                    names.join(", ")
+                )
             }
             OrganizationError::NeedId { wanted } => write!(
                 f,
@@ -422,9 +432,14 @@ impl From<ApiError> for OrganizationError {
 /// Finds the organization `wanted` names: an id, or the name or slug of one
 /// of the user's organizations (where the server lists them; names are
 /// compared without regard to case).
-pub fn resolve_organization(client: &GraphClient, token: &Secret, wanted: &str) -> Result<Organization, OrganizationError> {
+pub fn resolve_organization(
+    client: &GraphClient,
+    token: &Secret,
+    wanted: &str,
+) -> Result<Organization, OrganizationError> {
     let wanted = wanted.trim();
-    if !wanted.is_empty() && wanted.bytes().all(|b| b.is_ascii_digit())
+    if !wanted.is_empty()
+        && wanted.bytes().all(|b| b.is_ascii_digit())
         && let Some(org) = client.organization(token, wanted)?
     {
         return Ok(org);
@@ -435,7 +450,11 @@ pub fn resolve_organization(client: &GraphClient, token: &Secret, wanted: &str) 
         });
     };
     let found = mine.iter().find(|o| {
-        o.id == wanted || o.name.eq_ignore_ascii_case(wanted) || o.slug.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(wanted))
+        o.id == wanted
+            || o.name.eq_ignore_ascii_case(wanted)
+            || o.slug
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(wanted))
     });
     match found {
         Some(o) => Ok(o.clone()),

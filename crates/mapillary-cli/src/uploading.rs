@@ -1,0 +1,276 @@
+//! What the three upload tools share: reading the photos' descriptions,
+//! preparing and uploading sequences with a progress bar, and reporting
+//! each sequence with its cluster id.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mapillary_core::api::upload::UploadService;
+use mapillary_core::upload::history::History;
+use mapillary_core::upload::{
+    Outcome, PlannedImage, PreparedSequence, SequencePlan, Uploader, group_by_sequence, prepare,
+};
+
+use crate::network::{Connection, sign_in};
+use crate::report::{Reporter, Unit, plural};
+use crate::{Failure, Status, interrupt_flag};
+
+/// How to run an upload.
+pub struct UploadSettings<'a> {
+    /// Everything but the network.
+    pub dry_run: bool,
+    /// Uploads at a time.
+    pub jobs: usize,
+    /// Asked before each sequence is finished.
+    pub confirm: &'a dyn Fn(&PreparedSequence) -> bool,
+}
+
+impl std::fmt::Debug for UploadSettings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadSettings")
+            .field("dry_run", &self.dry_run)
+            .field("jobs", &self.jobs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened to one sequence.
+#[derive(Debug)]
+pub struct SequenceResult {
+    /// Its name (MAPSequenceUUID or folder).
+    pub name: String,
+    /// Its photos.
+    pub photos: Vec<PathBuf>,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Photos refused for good, with the reason.
+    pub rejected: Vec<(PathBuf, String)>,
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Prepares and uploads `plans`; reports one line per sequence and the
+/// summary. The caller moves files afterwards if it wants to.
+pub fn upload_sequences(
+    reporter: &Reporter,
+    connection: &Connection,
+    plans: Vec<SequencePlan>,
+    settings: &UploadSettings<'_>,
+) -> Result<(Vec<SequenceResult>, Status), Failure> {
+    let stop = interrupt_flag();
+    // Sign in and open the history before the long hashing pass, so that
+    // a wrong password is reported at once.
+    let signed_in = if settings.dry_run {
+        None
+    } else {
+        Some(sign_in(connection, reporter)?)
+    };
+    let history_path = History::default_path(connection.credentials.env());
+    let history = History::open(&history_path).map_err(Failure::fatal)?;
+    reporter.explain(format_args!("upload history {}", history_path.display()));
+
+    // Hash every photo with its upload description: no network yet.
+    let photos: usize = plans.iter().map(|p| p.images.len()).sum();
+    reporter.explain(format_args!(
+        "preparing {}",
+        plural(photos, "photo", "photos")
+    ));
+    reporter.start_progress(plans.len() as u64, Unit::Items);
+    let mut prepared = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        prepared.push(prepare(plan, settings.jobs, stop));
+        reporter.advance(1);
+    }
+    reporter.finish_progress();
+
+    let endpoints = connection.graph.endpoints().clone();
+    let (token, user_id) = match &signed_in {
+        Some((t, u)) => (t.token.clone(), u.id.clone()),
+        None => {
+            let stored = connection.credentials.stored_token().ok().flatten();
+            let id = stored
+                .as_ref()
+                .and_then(|t| t.user_id.clone())
+                .unwrap_or_default();
+            (
+                stored
+                    .map(|t| t.token)
+                    .unwrap_or_else(|| mapillary_core::auth::Secret::new("")),
+                id,
+            )
+        }
+    };
+    let service = UploadService::new(&endpoints.upload, token.clone()).with_stop(stop);
+    let r = reporter.clone();
+    let notify = move |m: &str| r.warn(m);
+    let uploader = Uploader {
+        graph: &connection.graph,
+        service: &service,
+        token: &token,
+        history: &history,
+        account: format!("{} {user_id}", endpoints.upload),
+        jobs: settings.jobs,
+        sent: Default::default(),
+        stop,
+        notify: &notify,
+    };
+
+    let total: u64 = prepared.iter().map(|s| uploader.bytes_to_send(s)).sum();
+    let mut results = Vec::with_capacity(prepared.len());
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        if !settings.dry_run && total > 0 {
+            reporter.start_progress(total, Unit::Bytes);
+            scope.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    reporter.set_progress(uploader.sent.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(150));
+                }
+            });
+        }
+        for (plan, sequence) in plans.iter().zip(&prepared) {
+            let mut rejected = sequence.rejected.clone();
+            let outcome = if settings.dry_run {
+                match uploader.already_finished(sequence) {
+                    Some(done) => Outcome::AlreadyFinished {
+                        cluster_id: done.cluster_id,
+                    },
+                    None if !rejected.is_empty() => Outcome::Failed {
+                        reason: format!("{} of its photos cannot be uploaded", rejected.len()),
+                    },
+                    None => Outcome::WouldUpload {
+                        bytes: uploader.bytes_to_send(sequence),
+                    },
+                }
+            } else if stop.load(Ordering::SeqCst) {
+                Outcome::Failed {
+                    reason: "interrupted".to_string(),
+                }
+            } else {
+                uploader.upload(sequence, &mut rejected, settings.confirm)
+            };
+            report_sequence(reporter, sequence, &outcome, &rejected);
+            results.push(SequenceResult {
+                name: plan.name.clone(),
+                photos: plan.images.iter().map(|i| i.path.clone()).collect(),
+                outcome,
+                rejected,
+            });
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    reporter.finish_progress();
+    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+    let uploaded = count(|o| matches!(o, Outcome::Finished { .. } | Outcome::WouldUpload { .. }));
+    let skipped = count(|o| matches!(o, Outcome::AlreadyFinished { .. }));
+    let unfinished = count(|o| matches!(o, Outcome::NotFinalized));
+    let failed = count(|o| matches!(o, Outcome::Failed { .. }));
+    let verb = if settings.dry_run {
+        "would be uploaded"
+    } else {
+        "uploaded"
+    };
+    let mut summary = format!(
+        "{} {verb}, {skipped} skipped (already uploaded), {failed} failed",
+        plural(uploaded, "sequence", "sequences")
+    );
+    if unfinished > 0 {
+        summary.push_str(&format!(", {unfinished} not finalized"));
+    }
+    if !settings.dry_run {
+        summary.push_str(&format!(
+            "; {} sent",
+            megabytes(uploader.sent.load(Ordering::Relaxed))
+        ));
+    }
+    reporter.summary(summary);
+    let status = if stop.load(Ordering::SeqCst) {
+        Status::Interrupted
+    } else if failed > 0 || unfinished > 0 || results.iter().any(|r| !r.rejected.is_empty()) {
+        Status::Incomplete
+    } else {
+        Status::Done
+    };
+    Ok((results, status))
+}
+
+fn report_sequence(
+    reporter: &Reporter,
+    sequence: &PreparedSequence,
+    outcome: &Outcome,
+    rejected: &[(PathBuf, String)],
+) {
+    for (path, why) in rejected {
+        reporter.problem(path, why);
+    }
+    let photos = plural(sequence.images.len(), "photo", "photos");
+    let line = match outcome {
+        Outcome::Finished { cluster_id } => format!(
+            "sequence {}: {photos} uploaded, cluster {cluster_id}",
+            sequence.name
+        ),
+        Outcome::AlreadyFinished { cluster_id } => format!(
+            "sequence {}: already uploaded (cluster {cluster_id}); nothing sent",
+            sequence.name
+        ),
+        Outcome::WouldUpload { bytes } => format!(
+            "sequence {}: would upload {photos}, {}",
+            sequence.name,
+            megabytes(*bytes)
+        ),
+        Outcome::NotFinalized => format!(
+            "sequence {}: {photos} uploaded but not finalized; run again to finalize (nothing will be sent twice)",
+            sequence.name
+        ),
+        Outcome::Failed { reason } => {
+            reporter.error(format_args!(
+                "sequence {}: not finished: {reason}; run again to resume",
+                sequence.name
+            ));
+            return;
+        }
+    };
+    reporter.line(line);
+}
+
+/// Groups photos into sequences (see [`group_by_sequence`]); sequences that
+/// cannot be uploaded are reported. Returns the plans and how many photos
+/// were left out.
+pub fn plan_sequences(
+    reporter: &Reporter,
+    images: Vec<PlannedImage>,
+) -> (Vec<SequencePlan>, usize) {
+    let mut plans = Vec::new();
+    let mut left_out = 0;
+    for grouped in group_by_sequence(images) {
+        match grouped {
+            Ok(plan) => plans.push(plan),
+            Err((photos, why)) => {
+                left_out += photos.len();
+                reporter.error(why);
+            }
+        }
+    }
+    (plans, left_out)
+}
+
+/// Moves `file` into `folder` (created when missing), never over an
+/// existing file; reports a file that could not be moved.
+pub fn move_into(reporter: &Reporter, file: &Path, folder: &Path) -> bool {
+    let Some(name) = file.file_name() else {
+        return false;
+    };
+    match mapillary_core::files::move_no_clobber(file, &folder.join(name)) {
+        Ok(()) => true,
+        Err(e) => {
+            reporter.problem(file, format_args!("not moved to {}: {e}", folder.display()));
+            false
+        }
+    }
+}

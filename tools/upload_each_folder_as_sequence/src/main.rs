@@ -1,0 +1,133 @@
+//! upload_each_folder_as_sequence: uploads every folder of photos as its
+//! own sequence, optionally joining an organization (2015: project).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mapillary_cli::network::{connect, sign_in};
+use mapillary_cli::photos::{find_photos, read_photos};
+use mapillary_cli::uploading::{UploadSettings, plan_sequences, upload_sequences};
+use mapillary_cli::{
+    Args, DRY_RUN, Failure, Positional, Reporter, Status, TIMEZONE, Tool, UPLOAD_JOBS, zone_rule,
+};
+use mapillary_core::api::graph::resolve_organization;
+use mapillary_core::description::Description;
+use mapillary_core::sequence::new_sequence_uuid;
+use mapillary_core::upload::PlannedImage;
+
+const TOOL: Tool = Tool {
+    name: "upload_each_folder_as_sequence",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "Upload every folder of photos as its own sequence.",
+    positionals: &[
+        Positional {
+            name: "path",
+            optional: false,
+            doc: "A folder searched recursively for .jpg/.jpeg files (or one file).",
+        },
+        Positional {
+            name: "project_name",
+            optional: true,
+            doc: "An organization (2015: project) the sequences join: its ID, or the name or slug of one of yours.",
+        },
+    ],
+    options: &[DRY_RUN, UPLOAD_JOBS, TIMEZONE],
+    description: "Every folder under path that holds photos becomes its own sequence, with a fresh sequence \
+        UUID per folder. Each photo's Mapillary description is built as add_mapillary_tag_from_exif does \
+        (keeping the keys of a Mapillary description it already holds), with the organization when \
+        project_name is given (as add_project does; it is resolved before anything is uploaded), and the \
+        sequences are uploaded resumably (see upload(1)). The photos are not changed and not moved.",
+    environment: &[
+        (
+            "MAPILLARY_ACCESS_TOKEN",
+            "A user access token (also MAPILLARY_UPLOAD_TOKEN).",
+        ),
+        (
+            "MAPILLARY_USERNAME",
+            "Chooses the profile in the profiles file.",
+        ),
+        (
+            "MAPILLARY_EMAIL, MAPILLARY_PASSWORD",
+            "Log in with these (needs MAPILLARY_CLIENT_TOKEN).",
+        ),
+        (
+            "MAPILLARY_GRAPH_API_ENDPOINT, MAPILLARY_UPLOAD_ENDPOINT",
+            "Where the API is (e.g. the local server).",
+        ),
+    ],
+    examples: &[
+        (
+            "upload_each_folder_as_sequence trips",
+            "trips/day1, trips/day2, ... each become a sequence.",
+        ),
+        (
+            "upload_each_folder_as_sequence trips 1234567890",
+            "The same, joining organization 1234567890.",
+        ),
+    ],
+    replaces: "upload_each_folder_as_sequence.py (2015)",
+};
+
+fn main() -> ExitCode {
+    mapillary_cli::run(&TOOL, run)
+}
+
+fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
+    let path = PathBuf::from(args.positional(0).unwrap_or_default());
+    let project = args.text(1, "project_name")?;
+    let dry_run = args.flag(DRY_RUN.long);
+    let jobs = mapillary_cli::upload_jobs(args)?;
+    let rule = zone_rule(args)?;
+
+    let files = find_photos(&path, reporter)?;
+    let connection = connect(reporter);
+    let organization = match &project {
+        Some(name) => {
+            let (token, _) = sign_in(&connection, reporter)?;
+            let org = resolve_organization(&connection.graph, &token.token, name)
+                .map_err(Failure::fatal)?;
+            reporter.explain(format_args!("organization {} ({})", org.name, org.id));
+            Some(org)
+        }
+        None => None,
+    };
+    let mut folders: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for f in &files {
+        let folder = f.parent().map(PathBuf::from).unwrap_or_default();
+        folders.entry(folder).or_insert_with(new_sequence_uuid);
+    }
+    let (images, tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
+        let folder = file.parent().map(PathBuf::from).unwrap_or_default();
+        let sequence = folders.get(&folder).cloned().unwrap_or_default();
+        let mut description =
+            Description::tag_photo(&exif, file, &sequence, &rule).map_err(|e| e.to_string())?;
+        if let Some(org) = &organization {
+            description.set_organization(&org.id);
+        }
+        Ok(PlannedImage {
+            path: file.to_path_buf(),
+            description,
+        })
+    });
+    if status == Status::Interrupted {
+        return Ok(status);
+    }
+    for (folder, sequence) in &folders {
+        reporter.explain(format_args!("{}: sequence {sequence}", folder.display()));
+    }
+    let (plans, left_out) = plan_sequences(reporter, images);
+    let settings = UploadSettings {
+        dry_run,
+        jobs,
+        confirm: &|_| true,
+    };
+    let (_, upload_status) = upload_sequences(reporter, &connection, plans, &settings)?;
+    Ok(
+        if upload_status == Status::Done && (!tally.all_done() || left_out > 0) {
+            Status::Incomplete
+        } else {
+            upload_status
+        },
+    )
+}
