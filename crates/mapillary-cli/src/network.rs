@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mapillary_core::api::Endpoints;
 use mapillary_core::api::graph::{GraphClient, User, authenticate};
-use mapillary_core::auth::{Credentials, Environment, UserToken};
+use mapillary_core::auth::{Credentials, Environment, Secret, UserToken};
 
 use crate::report::Reporter;
 use crate::{Failure, interrupt_flag};
@@ -49,4 +49,24 @@ pub fn sign_in(connection: &Connection, reporter: &Reporter) -> Result<(UserToke
         user.username, user.id, token.source
     ));
     Ok((token, user))
+}
+
+/// A token for reading the graph API: the user's (variable or profile),
+/// else the app's client token (`MAPILLARY_CLIENT_TOKEN`, enough for
+/// searching images), else a login.
+pub fn read_token(connection: &Connection, reporter: &Reporter) -> Result<Secret, Failure> {
+    if let Some(t) = connection
+        .credentials
+        .stored_token()
+        .map_err(Failure::fatal)?
+    {
+        reporter.explain(format_args!("reading with the token from {}", t.source));
+        return Ok(t.token);
+    }
+    if let Some(client) = connection.credentials.env().get("MAPILLARY_CLIENT_TOKEN") {
+        reporter.explain("reading with the client token (MAPILLARY_CLIENT_TOKEN)");
+        return Ok(Secret::new(client));
+    }
+    let (token, _) = sign_in(connection, reporter)?;
+    Ok(token.token)
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod batch;
 pub mod capture_time;
 pub mod description;
+pub mod download;
 pub mod exif;
 pub mod files;
 pub mod sequence;

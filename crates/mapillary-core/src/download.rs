@@ -1,0 +1,541 @@
+//! Finding the images in a bounding box and downloading their thumbnails:
+//! large boxes split into tiles the server answers reliably, results
+//! deduplicated by id, files written whole or not at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::api::ApiError;
+use crate::api::graph::{BoundingBox, GraphClient, read_answer, user_agent};
+use crate::api::retry::{RetryPolicy, with_retries};
+use crate::auth::Secret;
+
+/// Thumbnail sizes the API offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThumbSize {
+    /// 256 px wide.
+    S256,
+    /// 1024 px wide (the 2015 default).
+    S1024,
+    /// 2048 px wide.
+    S2048,
+    /// The original.
+    Original,
+}
+
+impl ThumbSize {
+    /// Reads `256`, `1024`, `2048` or `original`.
+    pub fn parse(text: &str) -> Option<ThumbSize> {
+        match text.trim() {
+            "256" => Some(ThumbSize::S256),
+            "1024" => Some(ThumbSize::S1024),
+            "2048" => Some(ThumbSize::S2048),
+            "original" => Some(ThumbSize::Original),
+            _ => None,
+        }
+    }
+
+    /// The graph API field holding the URL.
+    pub fn field(self) -> &'static str {
+        match self {
+            ThumbSize::S256 => "thumb_256_url",
+            ThumbSize::S1024 => "thumb_1024_url",
+            ThumbSize::S2048 => "thumb_2048_url",
+            ThumbSize::Original => "thumb_original_url",
+        }
+    }
+}
+
+/// An image found in the box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundImage {
+    /// Its id (checked to be a plain id).
+    pub id: String,
+    /// Latitude, decimal degrees.
+    pub lat: f64,
+    /// Longitude, decimal degrees.
+    pub lon: f64,
+    /// Where its thumbnail is.
+    pub url: String,
+}
+
+impl FoundImage {
+    /// The file it is saved as: `<id>.jpg`.
+    pub fn file_name(&self) -> String {
+        format!("{}.jpg", self.id)
+    }
+}
+
+/// Whether an id from the server can safely become a file name: letters,
+/// digits, `_` and `-` only (Mapillary ids are numbers), at most 64 long.
+pub fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Splits a box into a grid of tiles no larger than `side` degrees each
+/// way, west to east within rows, south to north.
+pub fn tiles(bbox: &BoundingBox, side: f64) -> Vec<BoundingBox> {
+    let side = side.max(1e-6);
+    let rows = ((bbox.max_lat - bbox.min_lat) / side).ceil().max(1.0) as usize;
+    let cols = ((bbox.max_lon - bbox.min_lon) / side).ceil().max(1.0) as usize;
+    let (h, w) = (
+        (bbox.max_lat - bbox.min_lat) / rows as f64,
+        (bbox.max_lon - bbox.min_lon) / cols as f64,
+    );
+    let mut out = Vec::with_capacity(rows * cols);
+    for r in 0..rows {
+        for c in 0..cols {
+            let min_lat = bbox.min_lat + h * r as f64;
+            let min_lon = bbox.min_lon + w * c as f64;
+            out.push(BoundingBox {
+                min_lat,
+                max_lat: if r + 1 == rows {
+                    bbox.max_lat
+                } else {
+                    min_lat + h
+                },
+                min_lon,
+                max_lon: if c + 1 == cols {
+                    bbox.max_lon
+                } else {
+                    min_lon + w
+                },
+            });
+        }
+    }
+    out
+}
+
+fn quarters(b: &BoundingBox) -> [BoundingBox; 4] {
+    let mid_lat = (b.min_lat + b.max_lat) / 2.0;
+    let mid_lon = (b.min_lon + b.max_lon) / 2.0;
+    [
+        BoundingBox {
+            max_lat: mid_lat,
+            max_lon: mid_lon,
+            ..*b
+        },
+        BoundingBox {
+            max_lat: mid_lat,
+            min_lon: mid_lon,
+            ..*b
+        },
+        BoundingBox {
+            min_lat: mid_lat,
+            max_lon: mid_lon,
+            ..*b
+        },
+        BoundingBox {
+            min_lat: mid_lat,
+            min_lon: mid_lon,
+            ..*b
+        },
+    ]
+}
+
+/// The first tile size tried, in degrees (about 5.5 km of latitude).
+pub const FIRST_TILE: f64 = 0.05;
+/// Tiles are not split below this (about 11 m).
+pub const SMALLEST_TILE: f64 = 0.0001;
+/// Images asked for per request (the documented maximum).
+pub const PAGE: usize = 2000;
+
+/// What a search found, and what it had to leave out.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResult {
+    /// Images, deduplicated, in tile order, at most `max_results`.
+    pub images: Vec<FoundImage>,
+    /// Entries the server returned that were refused (an id that is not a
+    /// plain id, no position, no thumbnail), with the reason.
+    pub refused: Vec<String>,
+    /// Requests made.
+    pub requests: usize,
+}
+
+fn position(item: &Value) -> Option<(f64, f64)> {
+    let coords = item
+        .pointer("/computed_geometry/coordinates")
+        .or_else(|| item.pointer("/geometry/coordinates"))?
+        .as_array()?;
+    let lon = coords.first()?.as_f64()?;
+    let lat = coords.get(1)?.as_f64()?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+}
+
+/// Finds up to `max_results` images in `bbox`. Tiles the server fails on,
+/// or whose answer is full (so may be cut short), are split in four.
+pub fn search(
+    client: &GraphClient,
+    token: &Secret,
+    bbox: &BoundingBox,
+    size: ThumbSize,
+    max_results: usize,
+) -> Result<SearchResult, ApiError> {
+    // A box the server finds too large is answered with an error after a
+    // while; splitting helps more than waiting, so retry little here.
+    let client = client.clone().with_policy(RetryPolicy {
+        max_attempts: 2,
+        default_backoff: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    });
+    let fields = ["id", "computed_geometry", "geometry", size.field()];
+    let mut pending: Vec<BoundingBox> = tiles(bbox, FIRST_TILE);
+    pending.reverse();
+    let mut seen = BTreeSet::new();
+    let mut result = SearchResult::default();
+    while let Some(tile) = pending.pop() {
+        if result.images.len() >= max_results {
+            break;
+        }
+        let small = tile.max_lat - tile.min_lat <= SMALLEST_TILE
+            && tile.max_lon - tile.min_lon <= SMALLEST_TILE;
+        result.requests += 1;
+        let items = match client.images_in_box(token, &tile, &fields, PAGE) {
+            Ok(items) => items,
+            Err(
+                ApiError::ServerFailing { .. }
+                | ApiError::Refused {
+                    status: 500..=599, ..
+                },
+            ) if !small => {
+                client.notify(&format!(
+                    "the server could not answer for {}; splitting it",
+                    tile.query_value()
+                ));
+                pending.extend(quarters(&tile).into_iter().rev());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if items.len() >= PAGE && !small {
+            // The answer may be cut short: look closer.
+            pending.extend(quarters(&tile).into_iter().rev());
+        }
+        for item in items {
+            let id = match item.get("id") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => {
+                    result.refused.push("an entry without an id".to_string());
+                    continue;
+                }
+            };
+            if !is_plain_id(&id) {
+                result.refused.push(format!(
+                    "id {id:?} is not a plain id; not used as a file name"
+                ));
+                continue;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let Some((lat, lon)) = position(&item) else {
+                result.refused.push(format!("image {id} has no position"));
+                continue;
+            };
+            let Some(url) = item
+                .get(size.field())
+                .and_then(Value::as_str)
+                .filter(|u| u.starts_with("http"))
+            else {
+                result
+                    .refused
+                    .push(format!("image {id} has no {} thumbnail", size.field()));
+                continue;
+            };
+            if result.images.len() < max_results {
+                result.images.push(FoundImage {
+                    id,
+                    lat,
+                    lon,
+                    url: url.to_string(),
+                });
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Why a thumbnail could not be downloaded.
+#[derive(Debug)]
+pub enum DownloadError {
+    /// The thumbnail host failed or refused.
+    Http(String),
+    /// Writing the file failed.
+    Io(io::Error),
+    /// What came back is not a JPEG.
+    NotJpeg,
+}
+
+impl fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DownloadError::Http(why) => f.write_str(why),
+            DownloadError::Io(e) => write!(f, "{}", crate::io_reason(e)),
+            DownloadError::NotJpeg => f.write_str("the server sent something that is not a JPEG"),
+        }
+    }
+}
+
+impl std::error::Error for DownloadError {}
+
+/// Downloads thumbnails. It holds no token: thumbnail URLs are signed and
+/// live on a CDN, which must never see the user's token.
+#[derive(Debug, Clone)]
+pub struct ThumbnailFetcher {
+    agent: ureq::Agent,
+    policy: RetryPolicy,
+}
+
+/// What happened to one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// Downloaded now.
+    Downloaded,
+    /// Already there from an earlier run.
+    AlreadyThere,
+}
+
+impl Default for ThumbnailFetcher {
+    fn default() -> Self {
+        ThumbnailFetcher::new()
+    }
+}
+
+impl ThumbnailFetcher {
+    /// A fetcher with the protocol's retry rules.
+    pub fn new() -> ThumbnailFetcher {
+        ThumbnailFetcher {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .user_agent(user_agent())
+                .timeout_connect(Some(Duration::from_secs(60)))
+                .timeout_per_read(Some(Duration::from_secs(60)))
+                .max_idle_connections_per_host(16)
+                .build()
+                .new_agent(),
+            policy: RetryPolicy {
+                max_attempts: 4,
+                default_backoff: Duration::from_secs(2),
+                ..RetryPolicy::default()
+            },
+        }
+    }
+
+    /// Use this retry policy.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> ThumbnailFetcher {
+        self.policy = policy;
+        self
+    }
+
+    /// Saves `image` as `<folder>/<id>.jpg`, unless a complete file is
+    /// already there. The bytes stream into a temporary file that is
+    /// renamed into place only once whole and checked to be a JPEG.
+    pub fn fetch(
+        &self,
+        image: &FoundImage,
+        folder: &Path,
+        notify: &dyn Fn(&str),
+    ) -> Result<Fetched, DownloadError> {
+        let target = folder.join(image.file_name());
+        if is_complete_jpeg(&target) {
+            return Ok(Fetched::AlreadyThere);
+        }
+        let temp = folder.join(format!(
+            ".{}.mapillary-tmp.{}",
+            image.file_name(),
+            std::process::id()
+        ));
+        let result = self.fetch_into(image, &temp, notify).and_then(|()| {
+            if !is_complete_jpeg(&temp) {
+                return Err(DownloadError::NotJpeg);
+            }
+            fs::rename(&temp, &target).map_err(DownloadError::Io)
+        });
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map(|()| Fetched::Downloaded)
+    }
+
+    fn fetch_into(
+        &self,
+        image: &FoundImage,
+        temp: &Path,
+        notify: &dyn Fn(&str),
+    ) -> Result<(), DownloadError> {
+        let host = image.url.split('/').take(3).collect::<Vec<_>>().join("/");
+        let mut written = None;
+        let answer = with_retries(&self.policy, &host, None, notify, || {
+            let mut response = self
+                .agent
+                .get(&image.url)
+                .call()
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            if status != 200 {
+                // An error page: read it as an answer so that the retry
+                // rules see its status.
+                return read_answer(response);
+            }
+            let mut file = File::create(temp).map_err(|e| e.to_string())?;
+            let mut body = response.body_mut().with_config().limit(256 << 20).reader();
+            let n = io::copy(&mut body, &mut file).map_err(|e| e.to_string())?;
+            file.sync_all().map_err(|e| e.to_string())?;
+            written = Some(n);
+            Ok(crate::api::retry::Answer {
+                status,
+                retry_after: None,
+                body: String::new(),
+            })
+        })
+        .map_err(|e| DownloadError::Http(e.to_string()))?;
+        if answer.status != 200 || written.is_none() {
+            return Err(DownloadError::Http(format!(
+                "HTTP {} ({})",
+                answer.status,
+                crate::api::error_message(&answer.body)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is a whole JPEG: starts with SOI and ends with EOI
+/// (where camera trailers do not follow it; thumbnails have none).
+pub fn is_complete_jpeg(path: &Path) -> bool {
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let Ok(len) = f.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    if len < 4 {
+        return false;
+    }
+    let mut start = [0u8; 2];
+    let mut end = [0u8; 2];
+    use std::io::{Seek, SeekFrom};
+    f.read_exact(&mut start).is_ok()
+        && f.seek(SeekFrom::End(-2)).is_ok()
+        && f.read_exact(&mut end).is_ok()
+        && start == [0xFF, 0xD8]
+        && end == [0xFF, 0xD9]
+}
+
+/// The list of downloaded images (`downloaded.txt`): file name → (lat, lon).
+pub type Listing = BTreeMap<String, (f64, f64)>;
+
+/// Reads `downloaded.txt` (the 2015 format: `filename,lat,lon` per line);
+/// lines that do not parse are left out.
+pub fn read_listing(path: &Path) -> Listing {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Listing::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.trim().split(',');
+            let name = parts.next()?.trim().to_string();
+            let lat = parts.next()?.trim().parse().ok()?;
+            let lon = parts.next()?.trim().parse().ok()?;
+            (!name.is_empty()).then_some((name, (lat, lon)))
+        })
+        .collect()
+}
+
+/// Writes `downloaded.txt` atomically, one `filename,lat,lon` line per
+/// image, sorted by file name.
+pub fn write_listing(path: &Path, listing: &Listing) -> io::Result<()> {
+    let mut text = String::new();
+    for (name, (lat, lon)) in listing {
+        text.push_str(&format!("{name},{lat},{lon}\n"));
+    }
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let temp: PathBuf = folder.join(format!(
+        ".downloaded.txt.mapillary-tmp.{}",
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = File::create(&temp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_must_be_plain() {
+        assert!(is_plain_id("123456789"));
+        assert!(is_plain_id("abc_DEF-1"));
+        for bad in [
+            "",
+            "../../etc/passwd",
+            "a/b",
+            "..",
+            ".",
+            "a b",
+            "x.jpg",
+            &"9".repeat(65),
+        ] {
+            assert!(!is_plain_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tiles_cover_the_box_exactly() {
+        let b = BoundingBox {
+            min_lat: 10.0,
+            max_lat: 10.12,
+            min_lon: -0.03,
+            max_lon: 0.03,
+        };
+        let t = tiles(&b, 0.05);
+        assert_eq!(t.len(), 3 * 2);
+        assert_eq!(t[0].min_lat, 10.0);
+        assert_eq!(t[0].min_lon, -0.03);
+        assert_eq!(t.last().unwrap().max_lat, 10.12);
+        assert_eq!(t.last().unwrap().max_lon, 0.03);
+        let area: f64 = t
+            .iter()
+            .map(|x| (x.max_lat - x.min_lat) * (x.max_lon - x.min_lon))
+            .sum();
+        assert!((area - 0.12 * 0.06).abs() < 1e-12);
+        let q = quarters(&t[0]);
+        assert_eq!(q[3].max_lat, t[0].max_lat);
+        assert_eq!(q[0].min_lon, t[0].min_lon);
+    }
+
+    #[test]
+    fn listing_round_trip_in_the_2015_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("downloaded.txt");
+        let mut l = Listing::new();
+        l.insert("2.jpg".to_string(), (1.5, -2.25));
+        l.insert("1.jpg".to_string(), (-0.5, 170.0));
+        write_listing(&p, &l).unwrap();
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            "1.jpg,-0.5,170\n2.jpg,1.5,-2.25\n"
+        );
+        assert_eq!(read_listing(&p), l);
+        assert!(read_listing(&dir.path().join("missing")).is_empty());
+    }
+}
