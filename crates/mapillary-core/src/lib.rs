@@ -11,6 +11,7 @@ pub mod description;
 pub mod download;
 pub mod exif;
 pub mod files;
+pub mod geo;
 pub mod sequence;
 pub mod upload;
 
