@@ -13,6 +13,7 @@ pub mod exif;
 pub mod files;
 pub mod geo;
 pub mod sequence;
+pub mod track;
 pub mod upload;
 
 use std::io;
