@@ -45,7 +45,7 @@ pub fn find_photos(path: &Path, reporter: &Reporter) -> Result<Vec<PathBuf>, Fai
 
 /// Rewrites `files` with up to `jobs` at a time. `work` does one photo;
 /// `describe` turns a photo written (or, in a dry run, that would be) into
-/// its result line. Returns the tally and the run's status; the summary
+/// its result line, if it has one. Returns the tally and the run's status; the summary
 /// line is the caller's.
 pub fn rewrite_photos<W, D>(
     reporter: &Reporter,
@@ -56,7 +56,7 @@ pub fn rewrite_photos<W, D>(
 ) -> (Tally, Status)
 where
     W: Fn(usize, &Path) -> Result<Updated, RewriteError> + Sync,
-    D: Fn(usize, &Path, bool) -> String,
+    D: Fn(usize, &Path, bool) -> Option<String>,
 {
     let stop = interrupt_flag();
     let mut tally = Tally::default();
@@ -72,11 +72,15 @@ where
             match result {
                 Ok(Updated::Written) => {
                     tally.done += 1;
-                    reporter.line(describe(i, file, false));
+                    if let Some(line) = describe(i, file, false) {
+                        reporter.line(line);
+                    }
                 }
                 Ok(Updated::WouldWrite) => {
                     tally.done += 1;
-                    reporter.line(describe(i, file, true));
+                    if let Some(line) = describe(i, file, true) {
+                        reporter.line(line);
+                    }
                 }
                 Ok(Updated::Skipped(reason)) => {
                     tally.skipped += 1;

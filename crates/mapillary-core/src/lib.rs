@@ -18,6 +18,9 @@ pub mod upload;
 
 use std::io;
 
+/// The time library the crate's types use (instants, durations, zones).
+pub use jiff;
+
 /// A short, user-facing reason for an I/O error ("permission denied", not
 /// "Permission denied (os error 13)").
 pub fn io_reason(error: &io::Error) -> String {

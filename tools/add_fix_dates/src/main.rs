@@ -97,7 +97,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 None => t.exif_date_time(),
             };
             let verb = if dry { "would get" } else { "DateTimeOriginal" };
-            format!("{}: {verb} {shown}", file.display())
+            Some(format!("{}: {verb} {shown}", file.display()))
         },
     );
     reporter.summary(summary_line(&tally, "dated", dry_run));

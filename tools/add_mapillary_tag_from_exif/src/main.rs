@@ -108,7 +108,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            format!("{}: {verb} sequence {sequence}", file.display())
+            Some(format!("{}: {verb} sequence {sequence}", file.display()))
         },
     );
     let user = Credentials::new(Environment::from_process()).username();

@@ -119,12 +119,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            format!(
+            Some(format!(
                 "{}: {verb} organization {} ({})",
                 file.display(),
                 org.name,
                 org.id
-            )
+            ))
         },
     );
     reporter.summary(summary_line(

@@ -18,6 +18,8 @@ use super::jpeg::{APP0, APP1, EXIF_HEADER, JpegHead, MAX_SEGMENT_PAYLOAD, Segmen
 use super::tags::{self, IfdKind, Tag};
 use super::tiff::{ByteOrder, Entry, Ifd, Tiff, TiffError, Value, pointer};
 use crate::capture_time::CaptureTime;
+use crate::geo::{LatLon, normalize_degrees, to_exif_dms, to_rational};
+use jiff::Timestamp;
 
 /// A set of tag changes applied as one operation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,6 +58,64 @@ impl ExifEdits {
             self.set_text(tags::OFFSET_TIME_ORIGINAL, &offset);
         }
         self
+    }
+
+    /// Replaces the GPS IFD with a fix: position, altitude (when known),
+    /// image direction (true north, when known), the UTC date and time of
+    /// the fix, datum WGS-84 and GPS tag version 2.3.0.0. GPS tags of an
+    /// earlier fix are dropped with the old IFD, so none is left to
+    /// contradict the new position.
+    pub fn set_gps_fix(
+        &mut self,
+        position: LatLon,
+        altitude: Option<f64>,
+        direction: Option<f64>,
+        time: Timestamp,
+    ) -> &mut ExifEdits {
+        let (lat, lat_ref) = to_exif_dms(position.lat, 'N', 'S');
+        let (lon, lon_ref) = to_exif_dms(position.lon, 'E', 'W');
+        self.replace_gps()
+            .set(tags::GPS_VERSION_ID, Value::Byte(vec![2, 3, 0, 0]))
+            .set_text(tags::GPS_LATITUDE_REF, &lat_ref)
+            .set(tags::GPS_LATITUDE, lat)
+            .set_text(tags::GPS_LONGITUDE_REF, &lon_ref)
+            .set(tags::GPS_LONGITUDE, lon)
+            .set_text(tags::GPS_MAP_DATUM, "WGS-84");
+        if let Some(alt) = altitude.filter(|a| a.is_finite()) {
+            self.set(
+                tags::GPS_ALTITUDE_REF,
+                Value::Byte(vec![u8::from(alt < 0.0)]),
+            )
+            .set(tags::GPS_ALTITUDE, to_rational(alt, 1000));
+        }
+        if let Some(dir) = direction.filter(|d| d.is_finite()) {
+            self.set_direction(dir);
+        }
+        let utc = time.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let millis = i64::from(utc.second()) * 1000 + i64::from(utc.millisecond());
+        self.set_text(tags::GPS_DATE_STAMP, &utc.strftime("%Y:%m:%d").to_string())
+            .set(
+                tags::GPS_TIME_STAMP,
+                Value::Rational(vec![
+                    (u32::try_from(utc.hour()).unwrap_or(0), 1),
+                    (u32::try_from(utc.minute()).unwrap_or(0), 1),
+                    (u32::try_from(millis).unwrap_or(0), 1000),
+                ]),
+            )
+    }
+
+    /// Sets GPSImgDirection (degrees, normalised to [0, 360), in hundredths)
+    /// with GPSImgDirectionRef `T` (true north).
+    pub fn set_direction(&mut self, degrees: f64) -> &mut ExifEdits {
+        let d = normalize_degrees(degrees);
+        // 359.996 would round to 360.00: keep it in range.
+        let value = if (d * 100.0).round() >= 36_000.0 {
+            0.0
+        } else {
+            d
+        };
+        self.set_text(tags::GPS_IMG_DIRECTION_REF, "T")
+            .set(tags::GPS_IMG_DIRECTION, to_rational(value, 100))
     }
 
     /// Removes `tag` if the file has it.
