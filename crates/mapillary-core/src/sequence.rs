@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
+use crate::geo::{LatLon, bearing, distance, normalize_degrees};
+
 /// A new random sequence UUID (version 4), for one run or one folder.
 pub fn new_sequence_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -81,6 +83,28 @@ pub fn split_at_gaps(photos: &[TimedPhoto], cutoff: f64) -> Vec<Range<usize>> {
     runs
 }
 
+/// The direction of each photo of a time-sorted sequence (the legacy
+/// interpolate_direction rule): the bearing to the next photo at a
+/// different position, plus `offset` degrees (90 for a camera looking
+/// right, -90 for one looking left), normalised to [0, 360). Where no later
+/// photo is elsewhere (the end of the sequence) a photo takes the direction
+/// of the one before; a photo with neither (a lone photo, or all at one
+/// spot) gets `offset` itself.
+pub fn interpolate_directions(positions: &[LatLon], offset: f64) -> Vec<f64> {
+    let moved = |a: LatLon, b: LatLon| distance(a, b) > 0.01;
+    let mut out: Vec<f64> = Vec::with_capacity(positions.len());
+    for (i, &here) in positions.iter().enumerate() {
+        let next = positions[i + 1..].iter().find(|&&p| moved(here, p));
+        let direction = match (next, out.last()) {
+            (Some(&there), _) => normalize_degrees(bearing(here, there) + offset),
+            (None, Some(&previous)) => previous,
+            (None, None) => normalize_degrees(offset),
+        };
+        out.push(direction);
+    }
+    out
+}
+
 /// One group of a time split: its number, the folder it goes to, and the
 /// photos (indices into the sorted list).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +174,31 @@ mod tests {
         let (_, groups) = plan_time_split(&p, Some(60.0));
         assert_eq!(groups.len(), 2);
         assert!(plan_time_split(&[], None).1.is_empty());
+    }
+
+    #[test]
+    fn directions_along_a_sequence() {
+        let p = |lat, lon| LatLon::new(lat, lon);
+        // East, then a stop (two photos at one spot), then north.
+        let positions = [p(0.0, 0.0), p(0.0, 0.001), p(0.0, 0.001), p(0.001, 0.001)];
+        let d = interpolate_directions(&positions, 0.0);
+        assert!((d[0] - 90.0).abs() < 1e-9);
+        // Both stopped photos look to the next photo elsewhere: north.
+        assert!(d[1].abs() < 1e-9 && d[2].abs() < 1e-9, "{d:?}");
+        // The last takes the one before's.
+        assert_eq!(d[3], d[2]);
+        // A left-looking camera: -90 wraps to 270 + bearing.
+        let d = interpolate_directions(&positions[..2], -90.0);
+        assert!(
+            (d[0] - 0.0).abs() < 1e-9 && (d[1] - 0.0).abs() < 1e-9,
+            "{d:?}"
+        );
+        assert_eq!(interpolate_directions(&[p(1.0, 1.0)], -90.0), vec![270.0]);
+        assert_eq!(
+            interpolate_directions(&[p(1.0, 1.0), p(1.0, 1.0)], 45.0),
+            vec![45.0, 45.0]
+        );
+        assert!(interpolate_directions(&[], 0.0).is_empty());
     }
 
     #[test]
