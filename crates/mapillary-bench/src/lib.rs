@@ -11,15 +11,18 @@ use std::time::{Duration, Instant};
 
 /// The best of `runs` timings of `f`, after one untimed warm-up run.
 pub fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    best_measured(runs, || {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    })
+}
+
+/// The best of `runs` durations that `f` measures itself (to leave its
+/// set-up out), after one warm-up run.
+pub fn best_measured(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
     f();
-    (0..runs.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
+    (0..runs.max(1)).map(|_| f()).min().unwrap_or_default()
 }
 
 /// Runs a command to completion, its output discarded; panics with the

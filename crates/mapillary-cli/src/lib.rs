@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use args::{Args, UsageError, parse_number};
 pub use report::{Reporter, Tally, Unit, plural};
-pub use spec::{DRY_RUN, JOBS, Opt, Positional, TIMEZONE, Tool, UPLOAD_JOBS};
+pub use spec::{DRY_RUN, JOBS, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS};
 
 /// How a run ended, when it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +149,14 @@ pub fn zone_rule(args: &Args) -> Result<mapillary_core::capture_time::ZoneRule, 
         Some(v) => parse_zone(&v.to_string_lossy())
             .map(ZoneRule::Force)
             .map_err(|e| Failure::Usage(format!("--timezone: {e}"))),
+    }
+}
+
+/// How photos are rewritten: `--dry-run` and `--sync`.
+pub fn rewrite_options(args: &Args) -> mapillary_core::exif::RewriteOptions {
+    mapillary_core::exif::RewriteOptions {
+        dry_run: args.flag(DRY_RUN.long),
+        sync: args.flag(SYNC.long),
     }
 }
 

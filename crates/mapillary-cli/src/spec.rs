@@ -36,6 +36,14 @@ pub const DRY_RUN: Opt = Opt {
     doc: "Show what would be done; change nothing.",
 };
 
+/// `--sync`, shared by every tool that rewrites photos.
+pub const SYNC: Opt = Opt {
+    long: "sync",
+    short: None,
+    value: None,
+    doc: "Flush each rewritten photo to the disk before it replaces the original (slower; a power cut then cannot harm a photo on any file system).",
+};
+
 /// `-j, --jobs N`.
 pub const JOBS: Opt = Opt {
     long: "jobs",

@@ -5,9 +5,9 @@
 use std::process::ExitCode;
 
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool};
+use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, Tool};
 use mapillary_core::capture_time::{CaptureTime, series};
-use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file};
+use mapillary_core::exif::{ExifEdits, rewrite_file};
 
 const TOOL: Tool = Tool {
     name: "add_fix_dates",
@@ -30,7 +30,7 @@ const TOOL: Tool = Tool {
             doc: "Seconds between two photos; may have a fraction (0.5) or be negative.",
         },
     ],
-    options: &[DRY_RUN, JOBS],
+    options: &[DRY_RUN, JOBS, SYNC],
     description: "Photos are taken in sorted path order. The first gets start_time as its DateTimeOriginal, \
         each next one the previous time plus increment seconds. When a time has a fraction of a second it \
         is written to SubSecTimeOriginal (milliseconds); on a whole second any old SubSecTimeOriginal is \
@@ -77,10 +77,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let files = find_photos(&path, reporter)?;
     let times = series(&start, increment, files.len())
         .map_err(|e| Failure::Fatal(format!("the times run out of range: {e}")))?;
-    let options = RewriteOptions {
-        dry_run,
-        ..RewriteOptions::default()
-    };
+    let options = mapillary_cli::rewrite_options(args);
     let (tally, status) = rewrite_photos(
         reporter,
         &files,

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
-use mapillary_core::exif::{Decision, ExifEdits, RewriteOptions, tags, update_file};
+use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
 use mapillary_core::sequence::{is_valid_sequence_id, new_sequence_uuid};
 
 const TOOL: Tool = Tool {
@@ -30,7 +30,7 @@ const TOOL: Tool = Tool {
             doc: "The sequence the photos join (letters, digits, _ and -); default: a new random UUID for this run.",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE],
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
     description: "Reads each photo's GPS position, capture time, altitude, direction, orientation, make and model \
         from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) into its EXIF \
         ImageDescription. All photos of one run share one sequence UUID.\n\n\
@@ -84,10 +84,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let rule = zone_rule(args)?;
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
-    let options = RewriteOptions {
-        dry_run,
-        ..RewriteOptions::default()
-    };
+    let options = mapillary_cli::rewrite_options(args);
 
     let files = find_photos(&path, reporter)?;
     let (tally, status) = rewrite_photos(

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use mapillary_cli::network::{connect, sign_in};
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool};
+use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, Tool};
 use mapillary_core::api::graph::resolve_organization;
 use mapillary_core::description::Description;
-use mapillary_core::exif::{Decision, ExifEdits, RewriteOptions, tags, update_file};
+use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
 
 const TOOL: Tool = Tool {
     name: "add_project",
@@ -27,7 +27,7 @@ const TOOL: Tool = Tool {
             doc: "The organization: its ID, or the name or slug of one of your organizations.",
         },
     ],
-    options: &[DRY_RUN, JOBS],
+    options: &[DRY_RUN, JOBS, SYNC],
     description: "Signs in, finds the organization, and adds its key to the Mapillary description in each \
         photo's ImageDescription, as MAPOrganizationKey (and MAPSettingsProject, the 2015 key), keeping every \
         other key of the description. Uploads then join the organization.\n\n\
@@ -82,10 +82,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let wanted = args.text(1, "project_name")?.unwrap_or_default();
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
-    let options = RewriteOptions {
-        dry_run,
-        ..RewriteOptions::default()
-    };
+    let options = mapillary_cli::rewrite_options(args);
 
     // Everything that can fail for the whole run comes before any photo
     // is touched.

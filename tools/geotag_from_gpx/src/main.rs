@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use mapillary_cli::photos::{find_photos, rewrite_photos};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Opt, Positional, Reporter, Status, TIMEZONE, Tool, plural,
+    Args, DRY_RUN, Failure, JOBS, Opt, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, plural,
     zone_rule,
 };
-use mapillary_core::exif::{Decision, ExifEdits, RewriteOptions, update_file};
+use mapillary_core::exif::{Decision, ExifEdits, update_file};
 use mapillary_core::track::Track;
 
 const MAX_GAP: Opt = Opt {
@@ -41,7 +41,7 @@ const TOOL: Tool = Tool {
             doc: "Seconds the camera clock is ahead of the GPS clock (may be negative or have a fraction; default 0).",
         },
     ],
-    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS],
+    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS, SYNC],
     description: "Reads every track, route and timed waypoint of the GPX files. For each photo it takes the \
         capture time (DateTimeOriginal with SubSecTimeOriginal), subtracts time_offset, and finds the \
         position by linear interpolation between the two track points around that instant (a photo exactly \
@@ -110,10 +110,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         plural(track.files().len(), "file", "files")
     ));
     let files = find_photos(&path, reporter)?;
-    let options = RewriteOptions {
-        dry_run,
-        ..RewriteOptions::default()
-    };
+    let options = mapillary_cli::rewrite_options(args);
     let (tally, status) = rewrite_photos(
         reporter,
         &files,

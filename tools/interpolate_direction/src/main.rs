@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use mapillary_cli::photos::{find_photos, read_photos, rewrite_photos, summary_line};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
 };
-use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file};
+use mapillary_core::exif::{ExifEdits, rewrite_file};
 use mapillary_core::geo::LatLon;
 use mapillary_core::sequence::{TimedPhoto, interpolate_directions};
 
@@ -28,7 +28,7 @@ const TOOL: Tool = Tool {
             doc: "Degrees clockwise from the direction of travel to the camera's view: 90 looks right, -90 or 270 left (default 0; may have a fraction).",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE],
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
     description: "Sorts the geotagged photos by capture time and writes into each GPSImgDirection (true north) \
         the bearing from it to the next photo at a different position, plus offset_angle, modulo 360. \
         Photos at the same position as the next one take the bearing to the next photo elsewhere; the last \
@@ -92,10 +92,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let (timed, positions): (Vec<TimedPhoto>, Vec<LatLon>) = photos.into_iter().unzip();
     let directions = interpolate_directions(&positions, offset);
     let ordered: Vec<PathBuf> = timed.into_iter().map(|t| t.path).collect();
-    let options = RewriteOptions {
-        dry_run,
-        ..RewriteOptions::default()
-    };
+    let options = mapillary_cli::rewrite_options(args);
     let (mut tally, status) = rewrite_photos(
         reporter,
         &ordered,

@@ -31,7 +31,7 @@ impl Default for RewriteOptions {
     fn default() -> Self {
         RewriteOptions {
             dry_run: false,
-            sync: true,
+            sync: std::env::var_os("MLY_NOSYNC").is_none(),
         }
     }
 }

@@ -1,0 +1,163 @@
+//! Geotagging 200 copies of a 3 MB camera photo, next to `cp -r` of the same
+//! folder and `exiftool -overwrite_original -geotag` on the same files and
+//! track, in the same run; and the peak memory of the geotagging.
+//! Targets (geotagging issue): no slower than the cp, at least 8 times
+//! faster than exiftool, peak memory under 64 MB.
+//!
+//!     cargo build --release --bins && cargo run --release -p mapillary-bench --bin geotag [count]
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use mapillary_bench::{best_measured, have, run_quiet, secs, tool};
+
+/// A GPX track around the photo's capture time (2018-06-08 20:24:10 UTC),
+/// a point a second for an hour, moving north-east.
+fn track() -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?>\n<gpx version=\"1.1\" creator=\"bench\" xmlns=\"http://www.topografix.com/GPX/1/1\"><trk><trkseg>\n",
+    );
+    for i in 0..3600u32 {
+        let lat = 45.5 + f64::from(i) * 1e-5;
+        let lon = -122.6 + f64::from(i) * 1e-5;
+        let (h, m, sec) = (20 + (i / 3600), (i / 60) % 60, i % 60);
+        s.push_str(&format!(
+            "<trkpt lat=\"{lat:.6}\" lon=\"{lon:.6}\"><ele>70</ele><time>2018-06-08T{h:02}:{m:02}:{sec:02}Z</time></trkpt>\n"
+        ));
+    }
+    s.push_str("</trkseg></trk></gpx>\n");
+    s
+}
+
+/// Peak resident memory of a command in MB, from GNU time, if installed.
+fn peak_memory_mb(cmd: &mut Command) -> Option<f64> {
+    if !Path::new("/usr/bin/time").exists() {
+        return None;
+    }
+    let mut timed = Command::new("/usr/bin/time");
+    timed.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
+    let out = timed.output().ok()?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let kb: f64 = text
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))?
+        .rsplit(':')
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() {
+    let count: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
+    let Some(source) =
+        mapillary_testkit::corpus("mapillary-tools").map(|c| c.join("cameras/DSC00001.JPG"))
+    else {
+        eprintln!("the benchmark needs ../shared/corpus/mapillary-tools/cameras/DSC00001.JPG");
+        std::process::exit(2);
+    };
+    let scratch = tempfile::tempdir().expect("scratch folder");
+    let ours = scratch.path().join("ours");
+    let theirs = scratch.path().join("exiftool");
+    let copy_target = scratch.path().join("copy");
+    for dir in [&ours, &theirs] {
+        fs::create_dir_all(dir).expect("folder");
+        for i in 0..count {
+            fs::copy(&source, dir.join(format!("DSC{i:05}.JPG"))).expect("copy");
+        }
+    }
+    let gpx = scratch.path().join("track.gpx");
+    fs::write(&gpx, track()).expect("track");
+    let megabytes = fs::metadata(&source).map(|m| m.len()).unwrap_or(0) as f64 * count as f64 / 1e6;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("geotagging {count} copies of DSC00001.JPG ({megabytes:.0} MB in all, {cores} cores)");
+
+    let geotag = tool("geotag_from_gpx");
+    // Every timed run starts with the photos on disk, not dirty in the page
+    // cache, as a user's photos are.
+    let flush = || run_quiet(&mut Command::new("sync"));
+    let ours_time = best_measured(3, || {
+        flush();
+        let t = Instant::now();
+        run_quiet(Command::new(&geotag).arg(&ours).arg(&gpx));
+        t.elapsed()
+    });
+    let synced_time = best_measured(1, || {
+        flush();
+        let t = Instant::now();
+        run_quiet(Command::new(&geotag).arg("--sync").arg(&ours).arg(&gpx));
+        t.elapsed()
+    });
+    let cp_time = best_measured(3, || {
+        let _ = fs::remove_dir_all(&copy_target);
+        flush();
+        let t = Instant::now();
+        run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&copy_target));
+        t.elapsed()
+    });
+    // What replacing files costs at least: copying them and deleting the
+    // originals (on a file system mounted with `discard`, as this machine's
+    // is, deleting trims the freed blocks, which is not free).
+    let spare = scratch.path().join("spare");
+    let replace_time = best_measured(3, || {
+        let _ = fs::remove_dir_all(&copy_target);
+        run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&spare));
+        flush();
+        let t = Instant::now();
+        run_quiet(Command::new("cp").arg("-r").arg(&spare).arg(&copy_target));
+        run_quiet(Command::new("rm").arg("-r").arg(&spare));
+        t.elapsed()
+    });
+    flush();
+    let memory = peak_memory_mb(Command::new(&geotag).arg(&ours).arg(&gpx));
+    let ratio = |a: std::time::Duration, b: std::time::Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!("  geotag_from_gpx:               {}", secs(ours_time));
+    println!("  geotag_from_gpx --sync:        {}", secs(synced_time));
+    println!(
+        "  cp -r (baseline):              {}   geotag/cp = {:.2}",
+        secs(cp_time),
+        ratio(ours_time, cp_time)
+    );
+    println!(
+        "  cp -r, then rm the originals:  {}   geotag/(cp+rm) = {:.2}",
+        secs(replace_time),
+        ratio(ours_time, replace_time)
+    );
+    if have("exiftool") {
+        flush();
+        let t = Instant::now();
+        run_quiet(
+            Command::new("exiftool")
+                .args(["-q", "-q", "-overwrite_original", "-geotag"])
+                .arg(&gpx)
+                .arg(&theirs),
+        );
+        let exiftool_time = t.elapsed();
+        println!(
+            "  exiftool -geotag (baseline):   {}   exiftool/geotag = {:.1}x",
+            secs(exiftool_time),
+            exiftool_time.as_secs_f64() / ours_time.as_secs_f64()
+        );
+        let ok = |b: bool| if b { "met" } else { "NOT met" };
+        println!(
+            "targets: no slower than cp: {}; 8x faster than exiftool: {}",
+            ok(ours_time <= cp_time),
+            ok(exiftool_time.as_secs_f64() >= 8.0 * ours_time.as_secs_f64())
+        );
+    } else {
+        println!("exiftool is not installed: no exiftool baseline");
+    }
+    match memory {
+        Some(mb) => println!(
+            "peak memory of geotag_from_gpx: {mb:.1} MB (target under 64 MB: {})",
+            if mb < 64.0 { "met" } else { "NOT met" }
+        ),
+        None => println!("peak memory: /usr/bin/time is not installed"),
+    }
+}
