@@ -60,7 +60,14 @@ pub fn description_of_jpeg(head: &[u8]) -> Result<Value, String> {
         return Err("not a JPEG".to_string());
     }
     let (result, _warnings) = rexif::parse_buffer_quiet(head);
-    let exif = result.map_err(|e| format!("its EXIF cannot be read ({e})"))?;
+    let exif = result.map_err(|e| {
+        let e = e.to_string();
+        if e.contains("without EXIF") {
+            "it has no EXIF, so no Mapillary description".to_string()
+        } else {
+            format!("its EXIF cannot be read ({e})")
+        }
+    })?;
     let text = exif
         .entries
         .iter()
