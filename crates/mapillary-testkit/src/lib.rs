@@ -13,6 +13,7 @@ use std::process::Command;
 
 use mapillary_core::exif::jpeg::parse_head;
 pub mod sample_trip;
+pub mod sandbox;
 
 use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file};
 
