@@ -339,3 +339,59 @@ pub fn photo_edits(time: &str, offset: Option<&str>, position: Option<(f64, f64)
     }
     edits
 }
+
+/// A JPEG of noise (it hardly compresses, so it is about `width × height`
+/// bytes: a stand-in for a real photo's size).
+pub fn noisy_jpeg(width: u16, height: u16, seed: u32) -> Vec<u8> {
+    let mut state = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
+    for _ in 0..usize::from(width) * usize::from(height) * 3 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        pixels.push((state >> 32) as u8);
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .expect("encodes");
+    out
+}
+
+/// Writes a photo that holds a Mapillary description (as the Mapillary apps
+/// or add_mapillary_tag_from_exif leave it): sequence `sequence`, taken
+/// `second` seconds after 2021-06-01 10:00:00 UTC at (lat, lon). `noisy`
+/// makes it about `noisy` pixels square of noise instead of a tiny image.
+pub fn tagged_photo(
+    path: &Path,
+    sequence: &str,
+    second: u32,
+    lat: f64,
+    lon: f64,
+    noisy: Option<u16>,
+) {
+    use mapillary_core::exif::tags;
+    let time = format!("2021:06:01 10:{:02}:{:02}", second / 60, second % 60);
+    let description = format!(
+        r#"{{"MAPCaptureTime":"2021_06_01_10_{:02}_{:02}_000","MAPLatitude":{lat},"MAPLongitude":{lon},"MAPSequenceUUID":"{sequence}","MAPOrientation":1}}"#,
+        second / 60,
+        second % 60
+    );
+    let mut edits = photo_edits(&time, Some("Z"), Some((lat, lon)));
+    edits.set_text(tags::IMAGE_DESCRIPTION, &description);
+    match noisy {
+        Some(side) => {
+            fs::write(path, noisy_jpeg(side, side * 3 / 4, second + 7)).expect("writable");
+            rewrite_file(
+                path,
+                &edits,
+                RewriteOptions {
+                    dry_run: false,
+                    sync: false,
+                },
+            )
+            .expect("tags written");
+        }
+        None => write_photo(path, second, &edits),
+    }
+}
