@@ -1,0 +1,149 @@
+//! upload_each_folder_as_sequence against the local server.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mapillary_local_server::Seed;
+use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
+use mapillary_testkit::{args, photo_edits, run_tool, workspace_root, write_photo};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upload_each_folder_as_sequence");
+
+/// `folders` folders of camera photos; folder k is near latitude 10·(k+1).
+fn folders(root: &Path, sizes: &[u32]) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for (k, &n) in sizes.iter().enumerate() {
+        let dir = root.join(format!("day{k}"));
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..n {
+            let p = dir.join(format!("IMG_{i}.jpg"));
+            let time = format!("2021:06:0{} 10:00:{:02}", k + 1, i * 2);
+            write_photo(
+                &p,
+                i + 10 * k as u32,
+                &photo_edits(
+                    &time,
+                    Some("Z"),
+                    Some((10.0 * (k + 1) as f64, f64::from(i) * 1e-4)),
+                ),
+            );
+            all.push(p);
+        }
+    }
+    all
+}
+
+#[test]
+fn every_folder_is_its_own_sequence_in_the_organization() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let files = folders(&work.path().join("trips"), &[3, 2, 4]);
+    let before: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args![work.path().join("trips"), "Demo Mappers"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("3 sequences uploaded"), "{stdout}");
+    let seqs = sandbox.server.sequences();
+    assert_eq!(seqs.len(), 3);
+    let mut sizes: Vec<(i64, usize)> = seqs
+        .iter()
+        .map(|s| {
+            assert_eq!(s.organization_id.as_deref(), Some("200001"));
+            let lats: Vec<f64> = s
+                .images
+                .iter()
+                .map(|i| i.description["MAPLatitude"].as_f64().unwrap())
+                .collect();
+            assert!(
+                lats.iter().all(|l| *l == lats[0]),
+                "one folder per sequence: {lats:?}"
+            );
+            (lats[0] as i64, s.images.len())
+        })
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [(10, 3), (20, 2), (30, 4)]);
+    let after: Vec<Vec<u8>> = files.iter().map(|f| fs::read(f).unwrap()).collect();
+    assert_eq!(after, before, "the photos are neither changed nor moved");
+    // Fresh UUIDs on the next run, but the same photos: nothing is sent.
+    let posts = sandbox.server.stats().upload_posts;
+    let (code, stdout, _) = sandbox.run(
+        BIN,
+        args![work.path().join("trips"), "200001"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("0 sequences uploaded, 3 skipped (already uploaded)"),
+        "{stdout}"
+    );
+    assert_eq!(sandbox.server.stats().upload_posts, posts);
+}
+
+#[test]
+fn an_unknown_project_stops_before_anything_is_sent() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    folders(&work.path().join("trips"), &[2]);
+    let (code, _, stderr) = sandbox.run(
+        BIN,
+        args![work.path().join("trips"), "Nobody"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "upload_each_folder_as_sequence: no organization 'Nobody'; yours are: Demo Mappers (200001)"
+    );
+    assert_eq!(sandbox.server.stats().upload_posts, 0);
+}
+
+#[test]
+fn without_a_project_and_as_a_dry_run() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    folders(&work.path().join("trips"), &[2, 1]);
+    let (code, stdout, _) = sandbox.run(
+        BIN,
+        args!["-n", work.path().join("trips")],
+        &[],
+        work.path(),
+    );
+    assert_eq!(code, 0);
+    assert!(stdout.contains("2 sequences would be uploaded"), "{stdout}");
+    assert_eq!(sandbox.server.stats().upload_posts, 0);
+    let (code, _, stderr) = sandbox.run(
+        BIN,
+        args![work.path().join("trips")],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        sandbox
+            .server
+            .sequences()
+            .iter()
+            .all(|s| s.organization_id.is_none())
+    );
+}
+
+#[test]
+fn man_page_is_current() {
+    let (_, man, _) = run_tool(BIN, args!["--generate-man"], None);
+    let committed =
+        fs::read_to_string(workspace_root().join("docs/man/upload_each_folder_as_sequence.1"))
+            .unwrap_or_default();
+    assert_eq!(
+        man, committed,
+        "docs/man/upload_each_folder_as_sequence.1 is out of date: run `make man`"
+    );
+}

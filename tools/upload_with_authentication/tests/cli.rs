@@ -1,0 +1,205 @@
+//! upload_with_authentication against the local server.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mapillary_local_server::Seed;
+use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
+use mapillary_testkit::{args, photo_edits, run_tool, tagged_photo, workspace_root, write_photo};
+
+const BIN: &str = env!("CARGO_BIN_EXE_upload_with_authentication");
+
+/// Photos from another camera: position and time, no description.
+fn camera_photos(dir: &Path, n: u32) -> Vec<PathBuf> {
+    fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("cam{i}.jpg"));
+            let time = format!("2021:06:01 12:00:{:02}", i * 3);
+            write_photo(
+                &p,
+                i,
+                &photo_edits(
+                    &time,
+                    Some("+02:00"),
+                    Some((48.0 + f64::from(i) * 1e-4, 11.0)),
+                ),
+            );
+            p
+        })
+        .collect()
+}
+
+fn snapshot(files: &[PathBuf]) -> Vec<Vec<u8>> {
+    files.iter().map(|f| fs::read(f).unwrap()).collect()
+}
+
+#[test]
+fn without_a_terminal_it_needs_yes_and_sends_nothing() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    camera_photos(work.path(), 2);
+    let (code, stdout, stderr) = sandbox.run(BIN, args![work.path()], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr.trim(),
+        "upload_with_authentication: there is no terminal to ask 'Finalize upload? [y/n]' on: pass --yes (or set MAPILLARY_TOOLS_PROMPT_DISABLED=YES) to finalize without asking"
+    );
+    assert_eq!(sandbox.server.stats().upload_posts, 0);
+}
+
+#[test]
+fn uploads_one_new_sequence_without_changing_the_photos() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let files = camera_photos(&work.path().join("day"), 4);
+    let before = snapshot(&files);
+    let vars = [
+        DEMO_TOKEN,
+        ("MAPILLARY_TOOLS_PROMPT_DISABLED", "YES"),
+        ("MAPILLARY_PERMISSION_HASH", "legacy-permission-hash-value"),
+        ("MAPILLARY_SIGNATURE_HASH", "legacy-signature-hash-value"),
+    ];
+    let (code, stdout, stderr) = sandbox.run(BIN, args![work.path()], &vars, work.path());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("MAPILLARY_PERMISSION_HASH and MAPILLARY_SIGNATURE_HASH were upload policies of the retired 2015 service; they are ignored and never sent"), "{stderr}");
+    assert!(!format!("{stdout}{stderr}").contains("hash-value"));
+    assert_eq!(snapshot(&files), before, "the photos are not changed");
+    assert!(files.iter().all(|f| f.exists()), "nor moved");
+    let seqs = sandbox.server.sequences();
+    assert_eq!(seqs.len(), 1);
+    let times: Vec<&str> = seqs[0]
+        .images
+        .iter()
+        .map(|i| i.description["MAPCaptureTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2021_06_01_10_00_00_000",
+            "2021_06_01_10_00_03_000",
+            "2021_06_01_10_00_06_000",
+            "2021_06_01_10_00_09_000"
+        ]
+    );
+    assert_eq!(seqs[0].images[0].description["MAPFilename"], "cam0.jpg");
+    // A second run sends nothing and says so.
+    let posts = sandbox.server.stats().upload_posts;
+    let (code, stdout, _) =
+        sandbox.run(BIN, args![work.path(), "--yes"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("already uploaded") && stdout.contains("nothing sent"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("0 sequences uploaded, 1 skipped (already uploaded)"),
+        "{stdout}"
+    );
+    assert_eq!(sandbox.server.stats().upload_posts, posts);
+    assert_eq!(sandbox.server.sequences().len(), 1);
+}
+
+#[test]
+fn refuses_photos_that_already_hold_a_description() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    camera_photos(work.path(), 1);
+    tagged_photo(&work.path().join("app.jpg"), "S", 1, 1.0, 1.0, None);
+    let (code, _, stderr) = sandbox.run(BIN, args![work.path(), "-y"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("app.jpg: skipped: already holds a Mapillary description: use upload"),
+        "{stderr}"
+    );
+    assert_eq!(sandbox.server.sequences()[0].images.len(), 1);
+}
+
+/// Runs the tool on a pseudo-terminal (util-linux `script`), answering
+/// the prompt with `answers`.
+fn on_terminal(sandbox: &Sandbox, dir: &Path, answers: &str) -> Option<String> {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return None;
+    }
+    let mut child = sandbox
+        .command("script", &[DEMO_TOKEN])
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .args(["-qec", &format!("{BIN} {}", dir.display()), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn asks_three_times_before_finalizing() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("p");
+    camera_photos(&dir, 3);
+    // Three answers that are neither yes nor no: not finalized.
+    let Some(out) = on_terminal(&sandbox, &dir, "maybe\nlater\n?\n") else {
+        return;
+    };
+    assert_eq!(out.matches("Finalize upload? [y/n]").count(), 3, "{out}");
+    assert!(
+        out.contains("uploaded but not finalized; run again to finalize"),
+        "{out}"
+    );
+    assert!(sandbox.server.sequences().is_empty());
+    let sent = sandbox.server.stats().upload_bytes_received;
+    assert!(sent > 0);
+    // A plain no: not finalized either.
+    let out = on_terminal(&sandbox, &dir, "n\n").unwrap();
+    assert_eq!(out.matches("Finalize upload? [y/n]").count(), 1, "{out}");
+    assert!(sandbox.server.sequences().is_empty());
+    // Yes: finalized, and the photos are not sent again.
+    let out = on_terminal(&sandbox, &dir, "y\n").unwrap();
+    assert!(out.contains("3 photos uploaded, cluster"), "{out}");
+    assert_eq!(sandbox.server.sequences().len(), 1);
+    let stats = sandbox.server.stats();
+    let images: u64 = stats
+        .upload_bytes_by_key
+        .iter()
+        .filter(|(k, _)| k.starts_with("mly_tools_"))
+        .map(|(_, v)| v)
+        .sum();
+    let on_server: u64 = stats
+        .upload_bytes_by_key
+        .keys()
+        .filter(|k| k.starts_with("mly_tools_"))
+        .map(|k| {
+            fs::metadata(sandbox.server.data_dir().join("uploads").join(k))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(images, on_server, "no photo was sent twice");
+}
+
+#[test]
+fn man_page_is_current() {
+    let (_, man, _) = run_tool(BIN, args!["--generate-man"], None);
+    let committed =
+        fs::read_to_string(workspace_root().join("docs/man/upload_with_authentication.1"))
+            .unwrap_or_default();
+    assert_eq!(
+        man, committed,
+        "docs/man/upload_with_authentication.1 is out of date: run `make man`"
+    );
+}
