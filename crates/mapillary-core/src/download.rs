@@ -181,13 +181,6 @@ pub fn search(
     size: ThumbSize,
     max_results: usize,
 ) -> Result<SearchResult, ApiError> {
-    // A box the server finds too large is answered with an error after a
-    // while; splitting helps more than waiting, so retry little here.
-    let client = client.clone().with_policy(RetryPolicy {
-        max_attempts: 2,
-        default_backoff: Duration::from_secs(1),
-        ..RetryPolicy::default()
-    });
     let fields = ["id", "computed_geometry", "geometry", size.field()];
     let mut pending: Vec<BoundingBox> = tiles(bbox, FIRST_TILE);
     pending.reverse();
@@ -202,16 +195,8 @@ pub fn search(
         result.requests += 1;
         let items = match client.images_in_box(token, &tile, &fields, PAGE) {
             Ok(items) => items,
-            Err(
-                ApiError::ServerFailing { .. }
-                | ApiError::Refused {
-                    status: 500..=599, ..
-                },
-            ) if !small => {
-                client.notify(&format!(
-                    "the server could not answer for {}; splitting it",
-                    tile.query_value()
-                ));
+            // The server asks for less: ask for each quarter.
+            Err(ApiError::Refused { status: 500, .. }) if !small => {
                 pending.extend(quarters(&tile).into_iter().rev());
                 continue;
             }

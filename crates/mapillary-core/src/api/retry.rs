@@ -64,6 +64,9 @@ pub enum Verdict {
 pub fn verdict(answer: &Answer, policy: &RetryPolicy) -> Verdict {
     let json = || serde_json::from_str::<serde_json::Value>(&answer.body).ok();
     match answer.status {
+        // The graph API's answer to a query too large to serve: asking
+        // again is pointless; the caller must ask for less.
+        500 if asks_for_less(&answer.body) => Verdict::Accept,
         429 | 500..=599 => {
             let backoff_ms = json()
                 .and_then(|v| v.get("backoff").and_then(serde_json::Value::as_u64))
@@ -85,6 +88,14 @@ pub fn verdict(answer: &Answer, policy: &RetryPolicy) -> Verdict {
         }
         _ => Verdict::Accept,
     }
+}
+
+/// Whether an error answer says the query was too large ("Please reduce
+/// the amount of data you're asking for").
+pub fn asks_for_less(body: &str) -> bool {
+    error_message(body)
+        .to_lowercase()
+        .contains("reduce the amount of data")
 }
 
 /// Sleeps for `wait`, waking early (with `Err`) if `stop` becomes true.
@@ -204,6 +215,8 @@ mod tests {
             Verdict::Accept
         );
         assert_eq!(verdict(&answer(404, None, ""), &p), Verdict::Accept);
+        let too_much = r#"{"error":{"message":"Please reduce the amount of data you're asking for, then retry your request"}}"#;
+        assert_eq!(verdict(&answer(500, None, too_much), &p), Verdict::Accept);
     }
 
     #[test]
