@@ -20,6 +20,9 @@ const ACCESS_TOKEN: &str = "SECRET-ACCESS-TOKEN-4242";
 const EXPIRED_TOKEN: &str = "SECRET-EXPIRED-TOKEN-1717";
 const CLIENT_TOKEN: &str = "MLY|77|CLIENT-SECRET-9999";
 
+/// A tool, its arguments and its environment.
+type Run<'a> = (PathBuf, Vec<std::ffi::OsString>, Vec<(&'a str, &'a str)>);
+
 fn tool(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?.parent()?;
@@ -108,7 +111,7 @@ fn no_tool_prints_a_secret() {
             .map(|s| OsStr::new(*s).to_os_string())
             .collect::<Vec<_>>()
     };
-    let runs: Vec<(PathBuf, Vec<std::ffi::OsString>, Vec<(&str, &str)>)> = vec![
+    let runs: Vec<Run<'_>> = vec![
         // A wrong password.
         (
             bin("add_project"),
