@@ -569,6 +569,10 @@ async fn upload_post(
                 if let Err(e) = out.write_all(&data) {
                     break Err(Cut(format!("cannot store {key}: {e}")));
                 }
+                // Counted as it is written: when the client goes away,
+                // hyper may drop this future at the next await (the
+                // buffered bytes are still flushed, on drop).
+                state.count_upload_bytes(key, data.len() as u64);
                 received += data.len() as u64;
                 total += data.len() as u64;
                 if cut {
@@ -580,7 +584,6 @@ async fn upload_post(
         }
     };
     let flushed = out.flush();
-    state.count_upload_bytes(key, received);
     outcome?;
     flushed.map_err(|e| Cut(format!("cannot store {key}: {e}")))?;
     Ok(json_reply(
