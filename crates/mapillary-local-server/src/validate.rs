@@ -193,10 +193,15 @@ pub fn check_zip(path: &Path) -> Result<Vec<Received>, String> {
         .collect()
 }
 
-/// Copies a received image to `to`.
+/// Stores a received image as `to` (its bytes; returns their count).
 pub fn store(received: &Received, to: &Path) -> io::Result<u64> {
     match &received.source {
-        Source::File(p) => std::fs::copy(p, to),
+        // A second name for the received upload (the same data folder, so
+        // the same file system), else a copy.
+        Source::File(p) => match std::fs::hard_link(p, to) {
+            Ok(()) => Ok(std::fs::metadata(to)?.len()),
+            Err(_) => std::fs::copy(p, to),
+        },
         Source::ZipEntry(p, i) => {
             let mut zip = zip::ZipArchive::new(File::open(p)?).map_err(io::Error::other)?;
             let mut entry = zip.by_index(*i).map_err(io::Error::other)?;
