@@ -72,22 +72,25 @@ pub fn upload_sequences(
     let history = History::open(&history_path).map_err(Failure::fatal)?;
     reporter.explain(format_args!("upload history {}", history_path.display()));
 
-    // Hash every photo with its upload description: no network yet.
-    let photos: usize = plans.iter().map(|p| p.images.len()).sum();
-    reporter.explain(format_args!(
-        "preparing {}",
-        plural(photos, "photo", "photos")
-    ));
-    reporter.start_progress(plans.len() as u64, Unit::Items);
+    // A dry run hashes every photo with its upload description first (no
+    // network); a real run hashes each photo just before sending it.
     let mut prepared = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        if stop.load(Ordering::SeqCst) {
-            break;
+    if settings.dry_run {
+        let photos: usize = plans.iter().map(|p| p.images.len()).sum();
+        reporter.explain(format_args!(
+            "preparing {}",
+            plural(photos, "photo", "photos")
+        ));
+        reporter.start_progress(plans.len() as u64, Unit::Items);
+        for plan in &plans {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            prepared.push(prepare(plan, settings.jobs, stop));
+            reporter.advance(1);
         }
-        prepared.push(prepare(plan, settings.jobs, stop));
-        reporter.advance(1);
+        reporter.finish_progress();
     }
-    reporter.finish_progress();
 
     let endpoints = connection.graph.endpoints().clone();
     let (token, user_id) = match &signed_in {
@@ -117,45 +120,72 @@ pub fn upload_sequences(
         account: format!("{} {user_id}", endpoints.upload),
         jobs: settings.jobs,
         sent: Default::default(),
+        cached: Default::default(),
         stop,
         notify: &notify,
     };
 
-    let total: u64 = prepared.iter().map(|s| uploader.bytes_to_send(s)).sum();
-    let mut results = Vec::with_capacity(prepared.len());
+    let mut results = Vec::with_capacity(plans.len());
     let done = AtomicBool::new(false);
+    if settings.dry_run {
+        for (plan, sequence) in plans.iter().zip(&prepared) {
+            let rejected = sequence.rejected.clone();
+            let outcome = match uploader.already_finished(sequence) {
+                Some(done) => Outcome::AlreadyFinished {
+                    cluster_id: done.cluster_id,
+                },
+                None if !rejected.is_empty() => Outcome::Failed {
+                    reason: format!("{} of its photos cannot be uploaded", rejected.len()),
+                },
+                None => Outcome::WouldUpload {
+                    bytes: uploader.bytes_to_send(sequence),
+                },
+            };
+            report_sequence(reporter, plan.images.len(), sequence, &outcome, &rejected);
+            results.push(SequenceResult {
+                name: plan.name.clone(),
+                photos: plan.images.iter().map(|i| i.path.clone()).collect(),
+                outcome,
+                rejected,
+            });
+        }
+    }
+    // The progress counts the photos' bytes, sent now or found uploaded.
+    let total: u64 = plans
+        .iter()
+        .flat_map(|p| &p.images)
+        .filter_map(|i| std::fs::metadata(&i.path).ok())
+        .map(|m| m.len())
+        .sum();
     std::thread::scope(|scope| {
-        if !settings.dry_run && total > 0 {
+        if settings.dry_run {
+            return;
+        }
+        if total > 0 {
             reporter.start_progress(total, Unit::Bytes);
             scope.spawn(|| {
                 while !done.load(Ordering::SeqCst) {
-                    reporter.set_progress(uploader.sent.load(Ordering::Relaxed));
+                    reporter.set_progress(
+                        uploader.sent.load(Ordering::Relaxed)
+                            + uploader.cached.load(Ordering::Relaxed),
+                    );
                     std::thread::sleep(Duration::from_millis(150));
                 }
             });
         }
-        for (plan, sequence) in plans.iter().zip(&prepared) {
-            let mut rejected = sequence.rejected.clone();
-            let outcome = if settings.dry_run {
-                match uploader.already_finished(sequence) {
-                    Some(done) => Outcome::AlreadyFinished {
-                        cluster_id: done.cluster_id,
+        for plan in &plans {
+            let mut rejected = Vec::new();
+            let (sequence, outcome) = if stop.load(Ordering::SeqCst) {
+                (
+                    prepare_nothing(plan),
+                    Outcome::Failed {
+                        reason: "interrupted".to_string(),
                     },
-                    None if !rejected.is_empty() => Outcome::Failed {
-                        reason: format!("{} of its photos cannot be uploaded", rejected.len()),
-                    },
-                    None => Outcome::WouldUpload {
-                        bytes: uploader.bytes_to_send(sequence),
-                    },
-                }
-            } else if stop.load(Ordering::SeqCst) {
-                Outcome::Failed {
-                    reason: "interrupted".to_string(),
-                }
+                )
             } else {
-                uploader.upload(sequence, &mut rejected, settings.confirm)
+                uploader.upload_plan(plan, &mut rejected, settings.confirm)
             };
-            report_sequence(reporter, sequence, &outcome, &rejected);
+            report_sequence(reporter, plan.images.len(), &sequence, &outcome, &rejected);
             results.push(SequenceResult {
                 name: plan.name.clone(),
                 photos: plan.images.iter().map(|i| i.path.clone()).collect(),
@@ -200,8 +230,20 @@ pub fn upload_sequences(
     Ok((results, status))
 }
 
+/// An interrupted run's placeholder for a sequence it did not start.
+fn prepare_nothing(plan: &SequencePlan) -> PreparedSequence {
+    PreparedSequence {
+        name: plan.name.clone(),
+        images: Vec::new(),
+        rejected: Vec::new(),
+        digest: String::new(),
+        organization: plan.organization.clone(),
+    }
+}
+
 fn report_sequence(
     reporter: &Reporter,
+    photos: usize,
     sequence: &PreparedSequence,
     outcome: &Outcome,
     rejected: &[(PathBuf, String)],
@@ -209,7 +251,7 @@ fn report_sequence(
     for (path, why) in rejected {
         reporter.problem(path, why);
     }
-    let photos = plural(sequence.images.len(), "photo", "photos");
+    let photos = plural(photos, "photo", "photos");
     let line = match outcome {
         Outcome::Finished { cluster_id } => format!(
             "sequence {}: {photos} uploaded, cluster {cluster_id}",

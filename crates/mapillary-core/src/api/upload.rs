@@ -199,6 +199,12 @@ impl UploadService {
             .header("Authorization", self.auth())
             .header("Offset", offset.to_string())
             .header("X-Entity-Name", upload.session_key())
+            // A fixed length rather than chunks (the protocol allows both):
+            // the server then reads the body in large pieces.
+            .header(
+                "Content-Length",
+                upload.len().saturating_sub(offset).to_string(),
+            )
             .header("X-Entity-Length", upload.len().to_string())
             .header("X-Entity-Type", upload.entity_type())
             .send(ureq::SendBody::from_reader(&mut counted));

@@ -37,7 +37,7 @@ struct Account {
     /// Session key → file handle.
     #[serde(default)]
     handles: BTreeMap<String, String>,
-    /// Sequence md5 → what finishing it gave.
+    /// Sequence digest → what finishing it gave.
     #[serde(default)]
     sequences: BTreeMap<String, FinishedSequence>,
 }
@@ -196,13 +196,13 @@ impl History {
     }
 
     /// The record of a finished sequence, if it was finished.
-    pub fn finished(&self, account: &str, sequence_md5: &str) -> Option<FinishedSequence> {
+    pub fn finished(&self, account: &str, sequence_digest: &str) -> Option<FinishedSequence> {
         self.with(|s| {
             s.data
                 .accounts
                 .get(account)?
                 .sequences
-                .get(sequence_md5)
+                .get(sequence_digest)
                 .cloned()
         })
     }
@@ -211,7 +211,7 @@ impl History {
     pub fn record_finished(
         &self,
         account: &str,
-        sequence_md5: &str,
+        sequence_digest: &str,
         record: FinishedSequence,
     ) -> Result<(), HistoryError> {
         self.with(|s| {
@@ -220,7 +220,7 @@ impl History {
                 .entry(account.to_string())
                 .or_default()
                 .sequences
-                .insert(sequence_md5.to_string(), record);
+                .insert(sequence_digest.to_string(), record);
             s.dirty = true;
         });
         self.save()

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::api::ApiError;
 use crate::api::graph::GraphClient;
-use crate::api::package::{PreparedImage, manifest, sequence_md5};
+use crate::api::package::{PreparedImage, manifest, sequence_digest};
 use crate::api::upload::{Upload, UploadService};
 use crate::auth::Secret;
 use crate::batch::for_each_in_order;
@@ -99,8 +99,8 @@ pub struct PreparedSequence {
     pub images: Vec<PreparedImage>,
     /// Photos that cannot be uploaded, with the reason.
     pub rejected: Vec<(PathBuf, String)>,
-    /// The sequence md5 (of its images' md5s).
-    pub md5: String,
+    /// The sequence digest (of its images' digests).
+    pub digest: String,
     /// The organization it joins.
     pub organization: Option<String>,
 }
@@ -155,6 +155,9 @@ pub struct Uploader<'a> {
     pub jobs: usize,
     /// Bytes sent so far in this run (for progress).
     pub sent: AtomicU64,
+    /// Bytes of photos an earlier run had already uploaded, found in the
+    /// history in this run (with `sent`, the progress of the run).
+    pub cached: AtomicU64,
     /// Stops the run between requests (Ctrl-C).
     pub stop: &'a AtomicBool,
     /// Hears about retries and other news, one line each.
@@ -184,12 +187,12 @@ pub fn prepare(plan: &SequencePlan, jobs: usize, stop: &AtomicBool) -> PreparedS
             Err(e) => rejected.push((image.path.clone(), e.to_string())),
         },
     );
-    let md5 = sequence_md5(images.iter().map(PreparedImage::md5));
+    let digest = sequence_digest(images.iter().map(PreparedImage::digest));
     PreparedSequence {
         name: plan.name.clone(),
         images,
         rejected,
-        md5,
+        digest,
         organization: plan.organization.clone(),
     }
 }
@@ -203,7 +206,7 @@ fn is_run_level(e: &ApiError) -> bool {
 impl Uploader<'_> {
     /// What the history says of a prepared sequence.
     pub fn already_finished(&self, sequence: &PreparedSequence) -> Option<FinishedSequence> {
-        self.history.finished(&self.account, &sequence.md5)
+        self.history.finished(&self.account, &sequence.digest)
     }
 
     /// The bytes of a sequence not uploaded by an earlier run.
@@ -223,41 +226,144 @@ impl Uploader<'_> {
             .sum()
     }
 
-    /// Uploads a prepared sequence and finishes it (after `confirm` says
-    /// yes). Photos refused for good are added to `rejected`.
-    pub fn upload(
+    /// Hashes and uploads a sequence's photos in one pass, `jobs` at a
+    /// time (each photo is hashed just before it is sent, so hashing
+    /// overlaps other photos' uploads), then finishes the sequence (after
+    /// `confirm` says yes). Photos already uploaded by an earlier run are
+    /// found in the history by their hash and not sent again, so a sequence
+    /// that an earlier run finished sends nothing and is reported as
+    /// finished. Returns the prepared sequence (for reporting) and what
+    /// happened.
+    pub fn upload_plan(
         &self,
-        sequence: &PreparedSequence,
+        plan: &SequencePlan,
         rejected: &mut Vec<(PathBuf, String)>,
         confirm: &dyn Fn(&PreparedSequence) -> bool,
+    ) -> (PreparedSequence, Outcome) {
+        enum Trouble {
+            /// The photo cannot take its upload description.
+            Unprepared(String),
+            /// The upload of a prepared photo failed.
+            Upload(Box<PreparedImage>, ApiError),
+        }
+        let halt = AtomicBool::new(false);
+        let notify = |m: &str| (self.notify)(m);
+        let mut images = Vec::with_capacity(plan.images.len());
+        let mut handles = Vec::with_capacity(plan.images.len());
+        let mut unprepared = Vec::new();
+        let mut run_error: Option<String> = None;
+        for_each_in_order(
+            &plan.images,
+            self.jobs,
+            &halt,
+            |_, image| {
+                let loaded = match PreparedImage::load(&image.path, &image.description.for_upload())
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // The sequence cannot be finished: send no more.
+                        halt.store(true, Ordering::SeqCst);
+                        return Err(Trouble::Unprepared(e.to_string()));
+                    }
+                };
+                if let Some(h) = self.history.handle(&self.account, loaded.session_key()) {
+                    self.cached.fetch_add(loaded.len(), Ordering::Relaxed);
+                    return Ok((loaded.into_prepared(), h));
+                }
+                let result = self.service.upload(&loaded, &self.sent, &notify);
+                // Only the photo's description and place stay in memory.
+                let prepared = loaded.into_prepared();
+                match result {
+                    Ok(h) => {
+                        if let Err(e) =
+                            self.history
+                                .record_handle(&self.account, prepared.session_key(), &h)
+                        {
+                            (self.notify)(&e.to_string());
+                        }
+                        Ok((prepared, h))
+                    }
+                    Err(e) => {
+                        if is_run_level(&e) || self.stop.load(Ordering::SeqCst) {
+                            halt.store(true, Ordering::SeqCst);
+                        }
+                        Err(Trouble::Upload(Box::new(prepared), e))
+                    }
+                }
+            },
+            |_, image, result| match result {
+                Ok((p, h)) => {
+                    images.push(p);
+                    handles.push(h);
+                }
+                Err(Trouble::Unprepared(why)) => unprepared.push((image.path.clone(), why)),
+                Err(Trouble::Upload(p, e)) => {
+                    images.push(*p);
+                    if is_run_level(&e) {
+                        run_error.get_or_insert_with(|| e.to_string());
+                    } else {
+                        rejected.push((image.path.clone(), e.to_string()));
+                    }
+                }
+            },
+        );
+        let digest = sequence_digest(images.iter().map(PreparedImage::digest));
+        let sequence = PreparedSequence {
+            name: plan.name.clone(),
+            images,
+            rejected: unprepared,
+            digest,
+            organization: plan.organization.clone(),
+        };
+        let complete = sequence.rejected.is_empty()
+            && run_error.is_none()
+            && handles.len() == plan.images.len();
+        if complete && let Some(done) = self.already_finished(&sequence) {
+            return (
+                sequence,
+                Outcome::AlreadyFinished {
+                    cluster_id: done.cluster_id,
+                },
+            );
+        }
+        let failed = |reason: String| Outcome::Failed { reason };
+        let outcome = if !sequence.rejected.is_empty() {
+            rejected.extend(sequence.rejected.iter().cloned());
+            failed(format!(
+                "{} of its photos cannot be uploaded",
+                sequence.rejected.len()
+            ))
+        } else if let Some(e) = run_error {
+            failed(e)
+        } else if plan.images.is_empty() {
+            failed("no photos".to_string())
+        } else if handles.len() < plan.images.len() {
+            failed(if self.stop.load(Ordering::SeqCst) {
+                ApiError::Interrupted.to_string()
+            } else {
+                format!(
+                    "{} of its photos were refused",
+                    plan.images.len() - handles.len()
+                )
+            })
+        } else if !confirm(&sequence) {
+            Outcome::NotFinalized
+        } else {
+            self.finish_or_resend(&sequence, handles, rejected)
+        };
+        (sequence, outcome)
+    }
+
+    /// Finishes a sequence whose photos are uploaded; if the server has
+    /// forgotten some of the uploads, sends them again, once.
+    fn finish_or_resend(
+        &self,
+        sequence: &PreparedSequence,
+        handles: Vec<String>,
+        rejected: &mut Vec<(PathBuf, String)>,
     ) -> Outcome {
-        if let Some(done) = self.already_finished(sequence) {
-            return Outcome::AlreadyFinished {
-                cluster_id: done.cluster_id,
-            };
-        }
-        if !sequence.rejected.is_empty() {
-            return Outcome::Failed {
-                reason: format!(
-                    "{} of its photos cannot be uploaded",
-                    sequence.rejected.len()
-                ),
-            };
-        }
-        if sequence.images.is_empty() {
-            return Outcome::Failed {
-                reason: "no photos".to_string(),
-            };
-        }
-        // One retry if the server has forgotten cached handles.
+        let mut handles = handles;
         for attempt in 0..2 {
-            let handles = match self.upload_images(sequence, rejected) {
-                Ok(h) => h,
-                Err(reason) => return Outcome::Failed { reason },
-            };
-            if attempt == 0 && !confirm(sequence) {
-                return Outcome::NotFinalized;
-            }
             match self.finish(sequence, &handles) {
                 Ok(cluster_id) => return Outcome::Finished { cluster_id },
                 Err(ApiError::Refused { message, .. })
@@ -275,6 +381,10 @@ impl Uploader<'_> {
                             reason: e.to_string(),
                         };
                     }
+                    handles = match self.upload_images(sequence, rejected) {
+                        Ok(h) => h,
+                        Err(reason) => return Outcome::Failed { reason },
+                    };
                 }
                 Err(e) => {
                     return Outcome::Failed {
@@ -367,7 +477,7 @@ impl Uploader<'_> {
         };
         if let Err(e) = self
             .history
-            .record_finished(&self.account, &sequence.md5, record)
+            .record_finished(&self.account, &sequence.digest, record)
         {
             (self.notify)(&format!(
                 "{e}; the sequence is finished but a rerun may not know it"
