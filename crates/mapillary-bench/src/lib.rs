@@ -82,3 +82,51 @@ pub fn sample_photos(dir: &Path, n: usize) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+/// Peak resident memory of a command in MB, from GNU time
+/// (`/usr/bin/time -v`), if installed; the command must succeed.
+pub fn peak_memory_mb(cmd: &mut Command) -> Option<f64> {
+    if !Path::new("/usr/bin/time").exists() {
+        return None;
+    }
+    let mut timed = Command::new("/usr/bin/time");
+    timed.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    let out = timed.output().ok()?;
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
+    max_rss_mb(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// The peak memory in MB that `/usr/bin/time -v` reported in `stderr`.
+pub fn max_rss_mb(stderr: &str) -> Option<f64> {
+    let kb: f64 = stderr
+        .lines()
+        .find(|l| l.contains("Maximum resident set size"))?
+        .rsplit(':')
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// "met" or "NOT met".
+pub fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "NOT met" }
+}

@@ -7,11 +7,10 @@
 //!     cargo build --release --bins && cargo run --release -p mapillary-bench --bin geotag [count]
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use mapillary_bench::{best_measured, have, run_quiet, secs, tool};
+use mapillary_bench::{best_measured, have, peak_memory_mb, run_quiet, secs, tool};
 
 /// A GPX track around the photo's capture time (2018-06-08 20:24:10 UTC),
 /// a point a second for an hour, moving north-east.
@@ -29,26 +28,6 @@ fn track() -> String {
     }
     s.push_str("</trkseg></trk></gpx>\n");
     s
-}
-
-/// Peak resident memory of a command in MB, from GNU time, if installed.
-fn peak_memory_mb(cmd: &mut Command) -> Option<f64> {
-    if !Path::new("/usr/bin/time").exists() {
-        return None;
-    }
-    let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
-    let out = timed.output().ok()?;
-    let text = String::from_utf8_lossy(&out.stderr);
-    let kb: f64 = text
-        .lines()
-        .find(|l| l.contains("Maximum resident set size"))?
-        .rsplit(':')
-        .next()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
 }
 
 fn main() {
