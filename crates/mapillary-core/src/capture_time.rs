@@ -93,6 +93,9 @@ pub fn parse_offset(text: &str) -> Result<Offset, CaptureTimeError> {
         Some(b'-') => (-1, &t[1..]),
         _ => return Err(bad()),
     };
+    if !rest.is_ascii() {
+        return Err(bad());
+    }
     let (h, m) = match rest.len() {
         2 => (rest, "00"),
         4 => rest.split_at(2),
@@ -119,7 +122,9 @@ impl CaptureTime {
         let bad = || CaptureTimeError::BadDateTime(date_time.to_string());
         let t = date_time.trim();
         let b = t.as_bytes();
-        if b.len() < 19 {
+        // The fields are sliced by byte position: the first 19 bytes must
+        // be ASCII (a damaged tag can hold anything).
+        if b.len() < 19 || !b[..19].is_ascii() {
             return Err(bad());
         }
         let sep_ok = matches!(b[4], b':' | b'-')
@@ -297,6 +302,16 @@ pub fn parse_zone(text: &str) -> Result<TimeZone, CaptureTimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn damaged_text_is_an_error_not_a_panic() {
+        // Found by the exif_read fuzzer: a non-ASCII byte inside the time.
+        assert!(CaptureTime::from_exif("2003:06:18 16:54:\u{FFFD}7", None, None).is_err());
+        assert!(CaptureTime::from_exif("2003:06:18 16:5\u{e9}:07", None, None).is_err());
+        for offset in ["+a\u{20ac}", "+\u{e9}:0", "-\u{20ac}1", "+0\u{e9}00"] {
+            assert!(parse_offset(offset).is_err(), "{offset}");
+        }
+    }
     use jiff::civil::date;
 
     #[test]
