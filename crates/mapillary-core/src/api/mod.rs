@@ -157,14 +157,19 @@ pub fn error_message(body: &str) -> String {
             .and_then(|m| m.as_str())
             .map(str::to_string)
     });
-    from_json.unwrap_or_else(|| {
-        let text: String = body.trim().chars().take(200).collect();
-        if text.is_empty() {
-            "no details".to_string()
-        } else {
-            text
-        }
-    })
+    let text = from_json.unwrap_or_else(|| body.chars().take(200).collect());
+    // One line, whatever the server sent (an HTML page, a message with
+    // newlines or control characters).
+    let line = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if line.is_empty() {
+        "no details".to_string()
+    } else {
+        line
+    }
 }
 
 /// Whether an error answer says the token is bad: 401, or 400/403 whose
@@ -189,6 +194,19 @@ pub fn is_token_error(status: u16, body: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_are_one_line() {
+        assert_eq!(
+            error_message("{\"error\":{\"message\":\"bad\\nthing\\u0007 here\"}}"),
+            "bad thing here"
+        );
+        assert_eq!(
+            error_message("<html>\r\n<body>Bad Gateway</body>\n</html>"),
+            "<html> <body>Bad Gateway</body> </html>"
+        );
+        assert_eq!(error_message(" \n "), "no details");
+    }
 
     #[test]
     fn endpoints_from_variables() {
