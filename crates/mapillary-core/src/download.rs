@@ -172,6 +172,37 @@ fn position(item: &Value) -> Option<(f64, f64)> {
     ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
 }
 
+/// An image of a search answer, or why it cannot be used: it needs a
+/// plain id (it becomes a file name), a position and a thumbnail URL.
+pub fn found_image(item: &Value, size: ThumbSize) -> Result<FoundImage, String> {
+    let id = match item.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err("an entry without an id".to_string()),
+    };
+    if !is_plain_id(&id) {
+        return Err(format!(
+            "id {id:?} is not a plain id; not used as a file name"
+        ));
+    }
+    let Some((lat, lon)) = position(item) else {
+        return Err(format!("image {id} has no position"));
+    };
+    let Some(url) = item
+        .get(size.field())
+        .and_then(Value::as_str)
+        .filter(|u| u.starts_with("http"))
+    else {
+        return Err(format!("image {id} has no {} thumbnail", size.field()));
+    };
+    Ok(FoundImage {
+        id,
+        lat,
+        lon,
+        url: url.to_string(),
+    })
+}
+
 /// Finds up to `max_results` images in `bbox`. Tiles the server fails on,
 /// or whose answer is full (so may be cut short), are split in four.
 pub fn search(
@@ -207,44 +238,18 @@ pub fn search(
             pending.extend(quarters(&tile).into_iter().rev());
         }
         for item in items {
-            let id = match item.get("id") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => {
-                    result.refused.push("an entry without an id".to_string());
+            let image = match found_image(&item, size) {
+                Ok(image) => image,
+                Err(why) => {
+                    result.refused.push(why);
                     continue;
                 }
             };
-            if !is_plain_id(&id) {
-                result.refused.push(format!(
-                    "id {id:?} is not a plain id; not used as a file name"
-                ));
+            if !seen.insert(image.id.clone()) {
                 continue;
             }
-            if !seen.insert(id.clone()) {
-                continue;
-            }
-            let Some((lat, lon)) = position(&item) else {
-                result.refused.push(format!("image {id} has no position"));
-                continue;
-            };
-            let Some(url) = item
-                .get(size.field())
-                .and_then(Value::as_str)
-                .filter(|u| u.starts_with("http"))
-            else {
-                result
-                    .refused
-                    .push(format!("image {id} has no {} thumbnail", size.field()));
-                continue;
-            };
             if result.images.len() < max_results {
-                result.images.push(FoundImage {
-                    id,
-                    lat,
-                    lon,
-                    url: url.to_string(),
-                });
+                result.images.push(image);
             }
         }
     }

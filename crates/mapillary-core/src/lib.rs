@@ -11,6 +11,8 @@ pub mod description;
 pub mod download;
 pub mod exif;
 pub mod files;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod geo;
 pub mod sequence;
 pub mod track;

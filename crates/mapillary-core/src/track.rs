@@ -141,8 +141,17 @@ fn timed_points(path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
         reason,
     };
     let file = File::open(path).map_err(|e| unreadable(crate::io_reason(&e)))?;
-    let gpx = gpx::read(BufReader::new(file))
-        .map_err(|e| unreadable(format!("not a valid GPX file ({e})")))?;
+    read_points(BufReader::new(file), path)
+}
+
+/// The timed points of a GPX document read from `reader`; `path` names it
+/// in errors.
+fn read_points(reader: impl std::io::Read, path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
+    let unreadable = |reason: String| TrackError::Unreadable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let gpx = gpx::read(reader).map_err(|e| unreadable(format!("not a valid GPX file ({e})")))?;
     let mut waypoints: Vec<&gpx::Waypoint> = Vec::new();
     for track in &gpx.tracks {
         for segment in &track.segments {
@@ -233,6 +242,14 @@ impl Track {
         let mut track = Track::from_points(points);
         track.files = files;
         Ok(track)
+    }
+
+    /// Reads one GPX document (`name` is how errors name it).
+    pub fn read(reader: impl std::io::Read, name: &Path) -> Result<Track, TrackError> {
+        Ok(Track {
+            files: vec![name.to_path_buf()],
+            ..Track::from_points(read_points(reader, name)?)
+        })
     }
 
     /// A track of these points (sorted here; exact duplicates dropped).

@@ -135,7 +135,8 @@ pub fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Ans
     })
 }
 
-fn json_answer(answer: &Answer) -> Result<Value, ApiError> {
+/// The JSON of an answer, or why it is not JSON.
+pub fn json_answer(answer: &Answer) -> Result<Value, ApiError> {
     serde_json::from_str(&answer.body).map_err(|e| {
         ApiError::BadAnswer(format!("not JSON ({e}): {}", error_message(&answer.body)))
     })
@@ -237,18 +238,7 @@ impl GraphClient {
     }
 
     fn checked(&self, answer: Answer) -> Result<Value, ApiError> {
-        if answer.is_success() {
-            return json_answer(&answer);
-        }
-        let message = error_message(&answer.body);
-        if is_token_error(answer.status, &answer.body) {
-            Err(ApiError::TokenRejected { message })
-        } else {
-            Err(ApiError::Refused {
-                status: answer.status,
-                message,
-            })
-        }
+        checked_answer(answer)
     }
 
     /// Logs in with email and password; returns the user access token and
@@ -264,33 +254,14 @@ impl GraphClient {
             body: details.password.redact(&answer.body),
             ..answer
         };
-        if !answer.is_success() {
-            let message = error_message(&answer.body);
-            return Err(if matches!(answer.status, 400 | 401 | 403) {
-                ApiError::LoginRefused { message }
-            } else {
-                ApiError::Refused {
-                    status: answer.status,
-                    message,
-                }
-            });
-        }
-        let v = json_answer(&answer)?;
-        let token = string_field(&v, "access_token").ok_or_else(|| {
-            ApiError::BadAnswer("the login answer has no access_token".to_string())
-        })?;
-        Ok((Secret::new(token), string_field(&v, "user_id")))
+        login_answer(&answer)
     }
 
     /// The user the token belongs to (`me?fields=id,username`); also the
     /// way to check a token.
     pub fn me(&self, token: &Secret) -> Result<User, ApiError> {
         let v = self.checked(self.call(None, "me", &[("fields", "id,username")], token)?)?;
-        Ok(User {
-            id: string_field(&v, "id")
-                .ok_or_else(|| ApiError::BadAnswer("`me` has no id".to_string()))?,
-            username: string_field(&v, "username").unwrap_or_default(),
-        })
+        user_from(&v)
     }
 
     /// The user's organizations, where the server lists them
@@ -309,11 +280,7 @@ impl GraphClient {
         {
             return Ok(None);
         }
-        let v = self.checked(answer)?;
-        let Some(list) = v.pointer("/organizations/data").and_then(Value::as_array) else {
-            return Ok(None);
-        };
-        Ok(Some(list.iter().filter_map(organization_from).collect()))
+        Ok(organizations_from(&self.checked(answer)?))
     }
 
     /// The organization with this id, or `None` if there is none.
@@ -347,10 +314,7 @@ impl GraphClient {
             &[("bbox", &bbox), ("fields", &fields), ("limit", &limit)],
             token,
         )?)?;
-        v.get("data")
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or_else(|| ApiError::BadAnswer("the images answer has no data list".to_string()))
+        images_from(&v)
     }
 
     /// Turns an uploaded file into a sequence: `finish_upload`. Returns the
@@ -367,9 +331,74 @@ impl GraphClient {
             body["organization_id"] = Value::String(org.to_string());
         }
         let v = self.checked(self.call(Some(&body), "finish_upload", &[], token)?)?;
-        string_field(&v, "cluster_id")
-            .ok_or_else(|| ApiError::BadAnswer("finish_upload gave no cluster_id".to_string()))
+        cluster_id_from(&v)
     }
+}
+
+/// The JSON of a successful answer; an error answer as an [`ApiError`]
+/// (a rejected token told apart).
+pub fn checked_answer(answer: Answer) -> Result<Value, ApiError> {
+    if answer.is_success() {
+        return json_answer(&answer);
+    }
+    let message = error_message(&answer.body);
+    if is_token_error(answer.status, &answer.body) {
+        Err(ApiError::TokenRejected { message })
+    } else {
+        Err(ApiError::Refused {
+            status: answer.status,
+            message,
+        })
+    }
+}
+
+/// The token and user id of a successful login answer.
+pub fn login_answer(answer: &Answer) -> Result<(Secret, Option<String>), ApiError> {
+    if !answer.is_success() {
+        let message = error_message(&answer.body);
+        return Err(if matches!(answer.status, 400 | 401 | 403) {
+            ApiError::LoginRefused { message }
+        } else {
+            ApiError::Refused {
+                status: answer.status,
+                message,
+            }
+        });
+    }
+    let v = json_answer(answer)?;
+    let token = string_field(&v, "access_token")
+        .ok_or_else(|| ApiError::BadAnswer("the login answer has no access_token".to_string()))?;
+    Ok((Secret::new(token), string_field(&v, "user_id")))
+}
+
+/// The user in a `me` answer.
+pub fn user_from(v: &Value) -> Result<User, ApiError> {
+    Ok(User {
+        id: string_field(v, "id")
+            .ok_or_else(|| ApiError::BadAnswer("`me` has no id".to_string()))?,
+        username: string_field(v, "username").unwrap_or_default(),
+    })
+}
+
+/// The organizations listed in a `me?fields=organizations` answer, if it
+/// lists them.
+pub fn organizations_from(v: &Value) -> Option<Vec<Organization>> {
+    let list = v.pointer("/organizations/data").and_then(Value::as_array)?;
+    Some(list.iter().filter_map(organization_from).collect())
+}
+
+/// The image entries of an `images` answer.
+pub fn images_from(v: &Value) -> Result<Vec<Value>, ApiError> {
+    v.get("data")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| ApiError::BadAnswer("the images answer has no data list".to_string()))
+}
+
+/// The cluster id of a `finish_upload` answer.
+pub fn cluster_id_from(v: &Value) -> Result<String, ApiError> {
+    string_field(v, "cluster_id")
+        .ok_or_else(|| ApiError::BadAnswer("finish_upload gave no cluster_id".to_string()))
 }
 
 /// Why an organization could not be found.
@@ -465,7 +494,9 @@ pub fn resolve_organization(
     }
 }
 
-fn organization_from(v: &Value) -> Option<Organization> {
+/// An organization from its JSON (`id`, `name`, `slug`); `None` without
+/// an id.
+pub fn organization_from(v: &Value) -> Option<Organization> {
     Some(Organization {
         id: string_field(v, "id")?,
         name: string_field(v, "name").unwrap_or_default(),

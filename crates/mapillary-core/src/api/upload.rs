@@ -250,12 +250,9 @@ impl UploadService {
             }
             // Where to start: what the server holds.
             let offset = match self.offset_once(upload.session_key()) {
-                Ok(a) if a.is_success() => serde_json::from_str::<Value>(&a.body)
-                    .ok()
-                    .and_then(|v| v.get("offset").and_then(Value::as_u64))
-                    .ok_or_else(|| {
-                        ApiError::BadAnswer(format!("no offset in {}", error_message(&a.body)))
-                    })?,
+                Ok(a) if a.is_success() => offset_from(&a.body).ok_or_else(|| {
+                    ApiError::BadAnswer(format!("no offset in {}", error_message(&a.body)))
+                })?,
                 Ok(a) => match verdict(&a, &self.policy) {
                     Verdict::Accept => return Err(self.fail(&a)),
                     Verdict::RetryAfter(wait) => {
@@ -294,14 +291,7 @@ impl UploadService {
             let progressed = mine.load(Ordering::Relaxed).saturating_sub(offset);
             match outcome {
                 Ok(a) if a.is_success() => {
-                    let handle = serde_json::from_str::<Value>(&a.body)
-                        .ok()
-                        .and_then(|v| match v.get("h") {
-                            Some(Value::String(h)) if !h.is_empty() => Some(h.clone()),
-                            Some(Value::Number(n)) => Some(n.to_string()),
-                            _ => None,
-                        });
-                    return handle.ok_or_else(|| {
+                    return file_handle_from(&a.body).ok_or_else(|| {
                         ApiError::BadAnswer(format!(
                             "no file handle for {}: {}",
                             upload.session_key(),
@@ -350,5 +340,22 @@ impl UploadService {
                 }
             }
         }
+    }
+}
+
+/// The offset in an offset answer (`{"offset": N}`).
+pub fn offset_from(body: &str) -> Option<u64> {
+    serde_json::from_str::<Value>(body)
+        .ok()?
+        .get("offset")
+        .and_then(Value::as_u64)
+}
+
+/// The file handle in an upload answer (`{"h": "..."}`).
+pub fn file_handle_from(body: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(body).ok()?.get("h")? {
+        Value::String(h) if !h.is_empty() => Some(h.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
