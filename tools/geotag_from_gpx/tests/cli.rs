@@ -444,6 +444,49 @@ fn vendor_files_keep_every_other_tag() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Every vendor file with a capture time is tagged but the AFCP one.
     assert!(tagged >= 33, "only {tagged} tagged\n{stdout}\n{stderr}");
+
+    // Geotagging again (an hour later along the track: other positions)
+    // replaces the IFDs the first run appended instead of growing the
+    // file, and still changes nothing else.
+    let first: Vec<Vec<u8>> = copies.iter().map(|c| fs::read(c).unwrap()).collect();
+    for offset in ["3600", "-1800", "3600"] {
+        let (_, _, stderr) = geotag(
+            "UTC",
+            args![
+                dir.path(),
+                track,
+                offset,
+                "--timezone",
+                "UTC",
+                "--max-gap",
+                "2000000000"
+            ],
+        );
+        let again = tool.listings(&copies);
+        for ((c, original), first) in copies.iter().zip(&originals).zip(&first) {
+            let name = c.file_name().unwrap().to_string_lossy().into_owned();
+            let now = fs::read(c).unwrap();
+            if *first == *original {
+                assert_eq!(now, *original, "{name} changed on a later run\n{stderr}");
+                continue;
+            }
+            assert_eq!(
+                now.len(),
+                first.len(),
+                "{name}: geotagging again changed the size"
+            );
+            for p in unexpected_changes(&without_gps(&after[c]), &without_gps(&again[c]), &[], 0) {
+                problems.push(format!("{name} (offset {offset}): {p}"));
+            }
+            let sos = mapillary_core::exif::jpeg::parse_head(original)
+                .unwrap()
+                .sos_offset;
+            if image_data(c) != original[sos..] {
+                problems.push(format!("{name} (offset {offset}): image bytes changed"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

@@ -294,12 +294,150 @@ fn pointer_value(offset: u32) -> Value {
     Value::Long(vec![offset])
 }
 
+/// A byte range `[start, end)` of a TIFF block.
+type Span = (usize, usize);
+
+/// Where an IFD's table lies.
+fn table_span(ifd: &Ifd) -> Span {
+    let start = ifd.offset as usize;
+    (start, start + 2 + 12 * ifd.entries.len() + 4)
+}
+
+/// Where an entry's value lies, when it is not inside the entry.
+fn value_span(entry: &Entry, order: ByteOrder) -> Option<Span> {
+    let len = entry.value_len()?;
+    if len <= 4 {
+        return None;
+    }
+    let at = usize::try_from(order.u32(&entry.field, 0)?).ok()?;
+    Some((at, at.checked_add(len)?))
+}
+
+/// How many bytes of the original block the new one keeps.
+///
+/// This writer leaves every IFD it changes where it was and appends the
+/// new one, so the bytes of the replaced IFDs stay behind, unreferenced.
+/// When the photo is rewritten again, the block ends with the IFDs this
+/// writer appended last time; if the edit replaces them again, that end is
+/// dropped instead of growing the block each time. Only an end made
+/// entirely of the tables of IFDs this edit replaces (IFD0 among them:
+/// cameras write IFD0 first, so a block ending with IFD0 was written by
+/// an appending writer) and of values that only the dropped entries used is
+/// dropped, and only if nothing kept (an entry's value, another IFD, the
+/// thumbnail) lies in it. Otherwise, everything is kept.
+fn kept_length(t: &Tiff<'_>, edits: &ExifEdits) -> usize {
+    let all = t.data.len();
+    let order = t.order;
+    let (Ok(exif), Ok(gps)) = (t.exif_ifd(), t.gps_ifd()) else {
+        return all;
+    };
+    let touches_exif = edits.touches(IfdKind::Exif);
+    let touches_gps = edits.touches(IfdKind::Gps);
+    if edits.for_ifd(IfdKind::Main).is_empty() && !touches_exif && !touches_gps {
+        return all;
+    }
+    // The IFDs replaced, each with the tags of its entries that are
+    // dropped (or all of them).
+    let tags_of =
+        |kind: IfdKind| -> Vec<u16> { edits.for_ifd(kind).iter().map(|(t, _)| *t).collect() };
+    let mut main_dropped = tags_of(IfdKind::Main);
+    if touches_exif {
+        main_dropped.push(pointer::EXIF_IFD);
+    }
+    if touches_gps {
+        main_dropped.push(pointer::GPS_IFD);
+    }
+    let mut replaced: Vec<(&Ifd, Vec<u16>, bool)> = vec![(&t.ifd0, main_dropped, false)];
+    if let (true, Some(ifd)) = (touches_exif, exif.as_ref()) {
+        replaced.push((ifd, tags_of(IfdKind::Exif), false));
+    }
+    if let (true, Some(ifd)) = (touches_gps, gps.as_ref()) {
+        replaced.push((ifd, tags_of(IfdKind::Gps), edits.replace_gps));
+    }
+    let mut dropped: Vec<Span> = Vec::new();
+    let mut kept: Vec<Span> = Vec::new();
+    for (ifd, dropped_tags, drop_all) in &replaced {
+        dropped.push(table_span(ifd));
+        for e in &ifd.entries {
+            let Some(span) = value_span(e, order) else {
+                continue;
+            };
+            if *drop_all || dropped_tags.contains(&e.tag) {
+                dropped.push(span);
+            } else {
+                kept.push(span);
+            }
+        }
+    }
+    // The end of the block made of dropped spans (a pad byte between them
+    // allowed).
+    let mut cut = all;
+    loop {
+        let before = cut;
+        for &(start, end) in &dropped {
+            if start < cut && end <= cut && end + 1 >= cut {
+                cut = start;
+            }
+        }
+        if cut == before {
+            break;
+        }
+    }
+    if cut == all || cut > t.ifd0.offset as usize {
+        return all;
+    }
+    // Everything that stays must lie before the cut: the IFDs kept whole,
+    // the IFD1 chain and its thumbnail, the interoperability IFD, and the
+    // values of the kept entries.
+    let mut whole: Vec<Ifd> = Vec::new();
+    if !touches_exif {
+        whole.extend(exif.clone());
+    }
+    if !touches_gps {
+        whole.extend(gps.clone());
+    }
+    if let Some(exif) = &exif
+        && let Ok(Some(interop)) = t.sub_ifd(exif, pointer::INTEROP_IFD, "interoperability IFD")
+    {
+        whole.push(interop);
+    }
+    let mut next = t.ifd0.next;
+    for _ in 0..4 {
+        if next == 0 {
+            break;
+        }
+        let Ok(ifd) = super::tiff::parse_ifd(t.data, order, next, "IFD1") else {
+            return all;
+        };
+        let thumbnail = (ifd.get(0x0201), ifd.get(0x0202));
+        if let (Some(at), Some(len)) = thumbnail {
+            let at = order.u32(&at.field, 0).unwrap_or(0) as usize;
+            let len = order.u32(&len.field, 0).unwrap_or(0) as usize;
+            kept.push((at, at.saturating_add(len)));
+        }
+        next = ifd.next;
+        whole.push(ifd);
+    }
+    if next != 0 {
+        return all;
+    }
+    for ifd in &whole {
+        kept.push(table_span(ifd));
+        kept.extend(ifd.entries.iter().filter_map(|e| value_span(e, order)));
+    }
+    if kept.iter().all(|&(_, end)| end <= cut) {
+        cut
+    } else {
+        all
+    }
+}
+
 /// Builds the new TIFF block for `original` (or a fresh one when the file
 /// has no EXIF) with `edits` applied.
 pub fn build_tiff(original: Option<&Tiff<'_>>, edits: &ExifEdits) -> Result<Vec<u8>, WriteError> {
     let order = original.map_or(ByteOrder::Intel, |t| t.order);
     let mut out = match original {
-        Some(t) => t.data.to_vec(),
+        Some(t) => t.data[..kept_length(t, edits)].to_vec(),
         None => {
             let mut h = order.marker().to_vec();
             h.extend(order.u16_bytes(42));
@@ -418,11 +556,12 @@ pub fn verify_tiff(
 ) -> Result<(), WriteError> {
     let new = Tiff::parse(new_block).map_err(|e| WriteError::Verify(e.to_string()))?;
     if let Some(old) = original {
-        // Every original byte but the IFD0 offset in the header is in place.
-        let n = old.data.len();
+        // Every original byte but the IFD0 offset in the header is in
+        // place, up to the end this writer may drop (see kept_length).
+        let n = kept_length(old, edits);
         if new_block.len() < n
             || new_block[..4] != old.data[..4]
-            || new_block[8..n] != old.data[8..]
+            || new_block[8..n] != old.data[8..n]
         {
             return Err(WriteError::Verify("original bytes moved".to_string()));
         }
