@@ -206,16 +206,20 @@ fn a_killed_download_resumes() {
         .spawn()
         .unwrap();
     let out = work.path().join("downloaded");
+    // Completed images (not the temporary files of those under way).
+    let completed = || {
+        files_in(&out)
+            .iter()
+            .filter(|f| f.ends_with(".jpg") && !f.starts_with('.'))
+            .count()
+    };
     let started = Instant::now();
-    while files_in(&out).len() < 20 && started.elapsed() < Duration::from_secs(30) {
+    while completed() < 20 && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let partial = files_in(&out)
-        .iter()
-        .filter(|f| f.ends_with(".jpg") && !f.starts_with('.'))
-        .count();
+    let partial = completed();
     assert!((20..302).contains(&partial), "{partial}");
     let (code, stdout, stderr) = sandbox.run(
         BIN,
