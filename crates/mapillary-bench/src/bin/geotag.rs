@@ -4,7 +4,7 @@
 //! Targets (geotagging issue): no slower than the cp, at least 8 times
 //! faster than exiftool, peak memory under 64 MB.
 //!
-//!     cargo build --release --bins && cargo run --release -p mapillary-bench --bin geotag [count]
+//!     cargo build --release --bins && cargo run --release -p mapillary-bench --bin geotag [count] [folder]
 
 use std::fs;
 use std::process::Command;
@@ -41,7 +41,13 @@ fn main() {
         eprintln!("the benchmark needs ../shared/corpus/mapillary-tools/cameras/DSC00001.JPG");
         std::process::exit(2);
     };
-    let scratch = tempfile::tempdir().expect("scratch folder");
+    // Where to work (default: the system's temporary folder); e.g.
+    // /dev/shm to leave the disk out.
+    let scratch = match std::env::args().nth(2) {
+        Some(parent) => tempfile::tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .expect("scratch folder");
     let ours = scratch.path().join("ours");
     let theirs = scratch.path().join("exiftool");
     let copy_target = scratch.path().join("copy");
@@ -55,7 +61,10 @@ fn main() {
     fs::write(&gpx, track()).expect("track");
     let megabytes = fs::metadata(&source).map(|m| m.len()).unwrap_or(0) as f64 * count as f64 / 1e6;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("geotagging {count} copies of DSC00001.JPG ({megabytes:.0} MB in all, {cores} cores)");
+    println!(
+        "geotagging {count} copies of DSC00001.JPG ({megabytes:.0} MB in all, {cores} cores) in {}",
+        scratch.path().display()
+    );
 
     let geotag = tool("geotag_from_gpx");
     // Every timed run starts with the photos on disk, not dirty in the page
