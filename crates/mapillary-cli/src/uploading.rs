@@ -126,7 +126,6 @@ pub fn upload_sequences(
     };
 
     let mut results = Vec::with_capacity(plans.len());
-    let done = AtomicBool::new(false);
     if settings.dry_run {
         for (plan, sequence) in plans.iter().zip(&prepared) {
             let rejected = sequence.rejected.clone();
@@ -141,60 +140,44 @@ pub fn upload_sequences(
                     bytes: uploader.bytes_to_send(sequence),
                 },
             };
-            report_sequence(reporter, plan.images.len(), sequence, &outcome, &rejected);
-            results.push(SequenceResult {
-                name: plan.name.clone(),
-                photos: plan.images.iter().map(|i| i.path.clone()).collect(),
-                outcome,
-                rejected,
-            });
+            results.push(sequence_result(reporter, plan, outcome, rejected));
         }
-    }
-    // The progress counts the photos' bytes, sent now or found uploaded.
-    let total: u64 = plans
-        .iter()
-        .flat_map(|p| &p.images)
-        .filter_map(|i| std::fs::metadata(&i.path).ok())
-        .map(|m| m.len())
-        .sum();
-    std::thread::scope(|scope| {
-        if settings.dry_run {
-            return;
-        }
-        if total > 0 {
-            reporter.start_progress(total, Unit::Bytes);
-            scope.spawn(|| {
-                while !done.load(Ordering::SeqCst) {
-                    reporter.set_progress(
-                        uploader.sent.load(Ordering::Relaxed)
-                            + uploader.cached.load(Ordering::Relaxed),
-                    );
-                    std::thread::sleep(Duration::from_millis(150));
-                }
-            });
-        }
-        for plan in &plans {
-            let mut rejected = Vec::new();
-            let (sequence, outcome) = if stop.load(Ordering::SeqCst) {
-                (
-                    prepare_nothing(plan),
+    } else {
+        // The progress counts the photos' bytes, sent now or found uploaded.
+        let total: u64 = plans
+            .iter()
+            .flat_map(|p| &p.images)
+            .filter_map(|i| std::fs::metadata(&i.path).ok())
+            .map(|m| m.len())
+            .sum();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            if total > 0 {
+                reporter.start_progress(total, Unit::Bytes);
+                scope.spawn(|| {
+                    while !done.load(Ordering::SeqCst) {
+                        reporter.set_progress(
+                            uploader.sent.load(Ordering::Relaxed)
+                                + uploader.cached.load(Ordering::Relaxed),
+                        );
+                        std::thread::sleep(Duration::from_millis(150));
+                    }
+                });
+            }
+            for plan in &plans {
+                let mut rejected = Vec::new();
+                let outcome = if stop.load(Ordering::SeqCst) {
                     Outcome::Failed {
                         reason: "interrupted".to_string(),
-                    },
-                )
-            } else {
-                uploader.upload_plan(plan, &mut rejected, settings.confirm)
-            };
-            report_sequence(reporter, plan.images.len(), &sequence, &outcome, &rejected);
-            results.push(SequenceResult {
-                name: plan.name.clone(),
-                photos: plan.images.iter().map(|i| i.path.clone()).collect(),
-                outcome,
-                rejected,
-            });
-        }
-        done.store(true, Ordering::SeqCst);
-    });
+                    }
+                } else {
+                    uploader.upload_plan(plan, &mut rejected, settings.confirm)
+                };
+                results.push(sequence_result(reporter, plan, outcome, rejected));
+            }
+            done.store(true, Ordering::SeqCst);
+        });
+    }
     reporter.finish_progress();
     let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
     let uploaded = count(|o| matches!(o, Outcome::Finished { .. } | Outcome::WouldUpload { .. }));
@@ -230,55 +213,49 @@ pub fn upload_sequences(
     Ok((results, status))
 }
 
-/// An interrupted run's placeholder for a sequence it did not start.
-fn prepare_nothing(plan: &SequencePlan) -> PreparedSequence {
-    PreparedSequence {
-        name: plan.name.clone(),
-        images: Vec::new(),
-        rejected: Vec::new(),
-        digest: String::new(),
-        organization: plan.organization.clone(),
-    }
-}
-
-fn report_sequence(
+/// Reports what happened to a sequence (its refused photos, then one line)
+/// and returns it as a result.
+fn sequence_result(
     reporter: &Reporter,
-    photos: usize,
-    sequence: &PreparedSequence,
-    outcome: &Outcome,
-    rejected: &[(PathBuf, String)],
-) {
-    for (path, why) in rejected {
+    plan: &SequencePlan,
+    outcome: Outcome,
+    rejected: Vec<(PathBuf, String)>,
+) -> SequenceResult {
+    for (path, why) in &rejected {
         reporter.problem(path, why);
     }
-    let photos = plural(photos, "photo", "photos");
-    let line = match outcome {
-        Outcome::Finished { cluster_id } => format!(
-            "sequence {}: {photos} uploaded, cluster {cluster_id}",
-            sequence.name
-        ),
-        Outcome::AlreadyFinished { cluster_id } => format!(
-            "sequence {}: already uploaded (cluster {cluster_id}); nothing sent",
-            sequence.name
-        ),
-        Outcome::WouldUpload { bytes } => format!(
-            "sequence {}: would upload {photos}, {}",
-            sequence.name,
+    let name = &plan.name;
+    let photos = plural(plan.images.len(), "photo", "photos");
+    let line = match &outcome {
+        Outcome::Finished { cluster_id } => Some(format!(
+            "sequence {name}: {photos} uploaded, cluster {cluster_id}"
+        )),
+        Outcome::AlreadyFinished { cluster_id } => Some(format!(
+            "sequence {name}: already uploaded (cluster {cluster_id}); nothing sent"
+        )),
+        Outcome::WouldUpload { bytes } => Some(format!(
+            "sequence {name}: would upload {photos}, {}",
             megabytes(*bytes)
-        ),
-        Outcome::NotFinalized => format!(
-            "sequence {}: {photos} uploaded but not finalized; run again to finalize (nothing will be sent twice)",
-            sequence.name
-        ),
+        )),
+        Outcome::NotFinalized => Some(format!(
+            "sequence {name}: {photos} uploaded but not finalized; run again to finalize (nothing will be sent twice)"
+        )),
         Outcome::Failed { reason } => {
             reporter.error(format_args!(
-                "sequence {}: not finished: {reason}; run again to resume",
-                sequence.name
+                "sequence {name}: not finished: {reason}; run again to resume"
             ));
-            return;
+            None
         }
     };
-    reporter.line(line);
+    if let Some(line) = line {
+        reporter.line(line);
+    }
+    SequenceResult {
+        name: plan.name.clone(),
+        photos: plan.images.iter().map(|i| i.path.clone()).collect(),
+        outcome,
+        rejected,
+    }
 }
 
 /// Groups photos into sequences (see [`group_by_sequence`]); sequences that

@@ -321,7 +321,13 @@ impl State {
     pub fn count_upload_bytes(&self, key: &str, n: u64) {
         let mut s = lock(&self.stats);
         s.upload_bytes_received += n;
-        *s.upload_bytes_by_key.entry(key.to_string()).or_default() += n;
+        // Called for every piece of a body: no new key string unless new.
+        match s.upload_bytes_by_key.get_mut(key) {
+            Some(count) => *count += n,
+            None => {
+                s.upload_bytes_by_key.insert(key.to_string(), n);
+            }
+        }
     }
 
     /// Changes the counters.

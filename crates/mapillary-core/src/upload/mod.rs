@@ -232,14 +232,13 @@ impl Uploader<'_> {
     /// `confirm` says yes). Photos already uploaded by an earlier run are
     /// found in the history by their hash and not sent again, so a sequence
     /// that an earlier run finished sends nothing and is reported as
-    /// finished. Returns the prepared sequence (for reporting) and what
-    /// happened.
+    /// finished. Returns what happened.
     pub fn upload_plan(
         &self,
         plan: &SequencePlan,
         rejected: &mut Vec<(PathBuf, String)>,
         confirm: &dyn Fn(&PreparedSequence) -> bool,
-    ) -> (PreparedSequence, Outcome) {
+    ) -> Outcome {
         enum Trouble {
             /// The photo cannot take its upload description.
             Unprepared(String),
@@ -319,15 +318,12 @@ impl Uploader<'_> {
             && run_error.is_none()
             && handles.len() == plan.images.len();
         if complete && let Some(done) = self.already_finished(&sequence) {
-            return (
-                sequence,
-                Outcome::AlreadyFinished {
-                    cluster_id: done.cluster_id,
-                },
-            );
+            return Outcome::AlreadyFinished {
+                cluster_id: done.cluster_id,
+            };
         }
         let failed = |reason: String| Outcome::Failed { reason };
-        let outcome = if !sequence.rejected.is_empty() {
+        if !sequence.rejected.is_empty() {
             rejected.extend(sequence.rejected.iter().cloned());
             failed(format!(
                 "{} of its photos cannot be uploaded",
@@ -350,8 +346,7 @@ impl Uploader<'_> {
             Outcome::NotFinalized
         } else {
             self.finish_or_resend(&sequence, handles, rejected)
-        };
-        (sequence, outcome)
+        }
     }
 
     /// Finishes a sequence whose photos are uploaded; if the server has
