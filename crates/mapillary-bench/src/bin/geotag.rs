@@ -4,6 +4,14 @@
 //! Targets (geotagging issue): no slower than the cp, at least 8 times
 //! faster than exiftool, peak memory under 64 MB.
 //!
+//! Baselines that show where the time goes on a disk: copying each photo
+//! beside itself and renaming it over the original (the least a safe
+//! replacement costs), deleting a copy of the folder (freeing the old
+//! files' blocks, which a replacement pays and cp into an empty folder does
+//! not), dd writing as many bytes to the disk (how fast the disk takes
+//! data in), and geotagging and cp each followed by `sync` (both timed
+//! until their data is on the disk).
+//!
 //!     cargo build --release --bins && cargo run --release -p mapillary-bench --bin geotag [count] [folder]
 
 use std::fs;
@@ -82,6 +90,17 @@ fn main() {
         run_quiet(Command::new(&geotag).arg("--sync").arg(&ours).arg(&gpx));
         t.elapsed()
     });
+    // The same, timed until the data is on the disk: geotagging hands each
+    // new file to the disk as it renames it (ext4's auto_da_alloc), cp
+    // leaves its copies in memory for later, so these two compare like with
+    // like.
+    let ours_synced_time = best_measured(3, || {
+        flush();
+        let t = Instant::now();
+        run_quiet(Command::new(&geotag).arg(&ours).arg(&gpx));
+        flush();
+        t.elapsed()
+    });
     let cp_time = best_measured(3, || {
         let _ = fs::remove_dir_all(&copy_target);
         flush();
@@ -89,19 +108,45 @@ fn main() {
         run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&copy_target));
         t.elapsed()
     });
-    // What replacing files costs at least: copying them and deleting the
-    // originals (on a file system mounted with `discard`, as this machine's
-    // is, deleting trims the freed blocks, which is not free).
-    let spare = scratch.path().join("spare");
-    let replace_time = best_measured(3, || {
+    let cp_synced_time = best_measured(3, || {
         let _ = fs::remove_dir_all(&copy_target);
+        flush();
+        let t = Instant::now();
+        run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&copy_target));
+        flush();
+        t.elapsed()
+    });
+    // What deleting the old files alone costs: a tool that replaces each
+    // photo frees the old photo's blocks, which cp into an empty folder
+    // never does (on a file system mounted with `discard`, as this
+    // machine's is, freeing trims the blocks and waits for the disk).
+    let spare = scratch.path().join("spare");
+    let remove_time = best_measured(3, || {
+        let _ = fs::remove_dir_all(&spare);
         run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&spare));
         flush();
         let t = Instant::now();
-        run_quiet(Command::new("cp").arg("-r").arg(&spare).arg(&copy_target));
         run_quiet(Command::new("rm").arg("-r").arg(&spare));
         t.elapsed()
     });
+    // How long this disk takes to take in as many bytes as the photos hold
+    // (written and flushed by dd): a replacement that must survive a power
+    // cut cannot be done sooner, while cp -r leaves its copies in memory.
+    let disk_file = scratch.path().join("disk-speed");
+    let blocks = (megabytes / 4.0).ceil().max(1.0) as u64;
+    let disk_time = best_measured(3, || {
+        let _ = fs::remove_file(&disk_file);
+        flush();
+        let t = Instant::now();
+        run_quiet(
+            Command::new("dd")
+                .arg("if=/dev/zero")
+                .arg(format!("of={}", disk_file.display()))
+                .args(["bs=4M", &format!("count={blocks}"), "conv=fsync"]),
+        );
+        t.elapsed()
+    });
+    let _ = fs::remove_file(&disk_file);
     // The least a safe replacement costs: each file copied beside itself
     // (in the kernel, as cp does) and renamed over the original, with no
     // EXIF work at all.
@@ -122,22 +167,36 @@ fn main() {
     flush();
     let memory = peak_memory_mb(Command::new(&geotag).arg(&ours).arg(&gpx));
     let ratio = |a: std::time::Duration, b: std::time::Duration| a.as_secs_f64() / b.as_secs_f64();
-    println!("  geotag_from_gpx:               {}", secs(ours_time));
-    println!("  geotag_from_gpx --sync:        {}", secs(synced_time));
+    println!("  geotag_from_gpx:                     {}", secs(ours_time));
     println!(
-        "  cp -r (baseline):              {}   geotag/cp = {:.2}",
+        "  geotag_from_gpx --sync:              {}",
+        secs(synced_time)
+    );
+    println!(
+        "  cp -r (baseline):                    {}   geotag/cp = {:.2}",
         secs(cp_time),
         ratio(ours_time, cp_time)
     );
     println!(
-        "  cp -r, then rm the originals:  {}   geotag/(cp+rm) = {:.2}",
-        secs(replace_time),
-        ratio(ours_time, replace_time)
-    );
-    println!(
-        "  copy + rename over, each file: {}   geotag/(copy+rename) = {:.2}",
+        "  copy + rename over, each file:       {}   geotag/(copy+rename) = {:.2}",
         secs(copy_rename_time),
         ratio(ours_time, copy_rename_time)
+    );
+    println!(
+        "  rm -r of a copy of the photos alone: {}   rm/cp = {:.2}",
+        secs(remove_time),
+        ratio(remove_time, cp_time)
+    );
+    println!(
+        "  dd of as many bytes to disk:         {}   geotag/dd = {:.2}",
+        secs(disk_time),
+        ratio(ours_time, disk_time)
+    );
+    println!(
+        "  until on disk: geotag, then sync:    {}   cp -r, then sync: {}   ratio = {:.2}",
+        secs(ours_synced_time),
+        secs(cp_synced_time),
+        ratio(ours_synced_time, cp_synced_time)
     );
     if have("exiftool") {
         flush();
@@ -150,7 +209,7 @@ fn main() {
         );
         let exiftool_time = t.elapsed();
         println!(
-            "  exiftool -geotag (baseline):   {}   exiftool/geotag = {:.1}x",
+            "  exiftool -geotag (baseline):         {}   exiftool/geotag = {:.1}x",
             secs(exiftool_time),
             exiftool_time.as_secs_f64() / ours_time.as_secs_f64()
         );
@@ -160,6 +219,12 @@ fn main() {
             ok(ours_time <= cp_time),
             ok(exiftool_time.as_secs_f64() >= 8.0 * ours_time.as_secs_f64())
         );
+        if ours_time > cp_time && remove_time > cp_time {
+            println!(
+                "  (deleting the old files alone takes {:.1}x as long as cp -r here: a tool that replaces files pays that on top of the copying)",
+                ratio(remove_time, cp_time)
+            );
+        }
     } else {
         println!("exiftool is not installed: no exiftool baseline");
     }
