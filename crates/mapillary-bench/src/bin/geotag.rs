@@ -15,6 +15,7 @@
 //!     cargo build --release --bins && cargo run --release -p mapillary-bench --bin geotag [count] [folder]
 
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -36,6 +37,37 @@ fn track() -> String {
     }
     s.push_str("</trkseg></trk></gpx>\n");
     s
+}
+
+/// When a timed command counts as done.
+#[derive(Clone, Copy)]
+enum Until {
+    /// When it exits.
+    Exit,
+    /// When it exits and a `sync` after it has returned.
+    OnDisk,
+}
+
+/// The best of `runs` timings of the command `make` builds, each after
+/// `prepare` (untimed) and a `sync`, so that every run starts with nothing
+/// waiting to be written.
+fn timed(
+    runs: usize,
+    mut prepare: impl FnMut(),
+    make: impl Fn() -> Command,
+    until: Until,
+) -> std::time::Duration {
+    let flush = || run_quiet(&mut Command::new("sync"));
+    best_measured(runs, || {
+        prepare();
+        flush();
+        let t = Instant::now();
+        run_quiet(&mut make());
+        if let Until::OnDisk = until {
+            flush();
+        }
+        t.elapsed()
+    })
 }
 
 fn main() {
@@ -78,74 +110,68 @@ fn main() {
     // Every timed run starts with the photos on disk, not dirty in the page
     // cache, as a user's photos are.
     let flush = || run_quiet(&mut Command::new("sync"));
-    let ours_time = best_measured(3, || {
-        flush();
-        let t = Instant::now();
-        run_quiet(Command::new(&geotag).arg(&ours).arg(&gpx));
-        t.elapsed()
-    });
-    let synced_time = best_measured(1, || {
-        flush();
-        let t = Instant::now();
-        run_quiet(Command::new(&geotag).arg("--sync").arg(&ours).arg(&gpx));
-        t.elapsed()
-    });
+    let geotag_run = |sync_flag: bool| {
+        let mut c = Command::new(&geotag);
+        if sync_flag {
+            c.arg("--sync");
+        }
+        c.arg(&ours).arg(&gpx);
+        c
+    };
+    let cp_run = |to: &Path| {
+        let mut c = Command::new("cp");
+        c.arg("-r").arg(&ours).arg(to);
+        c
+    };
+    let ours_time = timed(3, || {}, || geotag_run(false), Until::Exit);
+    let synced_time = timed(1, || {}, || geotag_run(true), Until::Exit);
     // The same, timed until the data is on the disk: geotagging hands each
     // new file to the disk as it renames it (ext4's auto_da_alloc), cp
     // leaves its copies in memory for later, so these two compare like with
     // like.
-    let ours_synced_time = best_measured(3, || {
-        flush();
-        let t = Instant::now();
-        run_quiet(Command::new(&geotag).arg(&ours).arg(&gpx));
-        flush();
-        t.elapsed()
-    });
-    let cp_time = best_measured(3, || {
+    let ours_synced_time = timed(3, || {}, || geotag_run(false), Until::OnDisk);
+    let clear_copy = || {
         let _ = fs::remove_dir_all(&copy_target);
-        flush();
-        let t = Instant::now();
-        run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&copy_target));
-        t.elapsed()
-    });
-    let cp_synced_time = best_measured(3, || {
-        let _ = fs::remove_dir_all(&copy_target);
-        flush();
-        let t = Instant::now();
-        run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&copy_target));
-        flush();
-        t.elapsed()
-    });
+    };
+    let cp_time = timed(3, clear_copy, || cp_run(&copy_target), Until::Exit);
+    let cp_synced_time = timed(3, clear_copy, || cp_run(&copy_target), Until::OnDisk);
     // What deleting the old files alone costs: a tool that replaces each
     // photo frees the old photo's blocks, which cp into an empty folder
     // never does (on a file system mounted with `discard`, as this
     // machine's is, freeing trims the blocks and waits for the disk).
     let spare = scratch.path().join("spare");
-    let remove_time = best_measured(3, || {
-        let _ = fs::remove_dir_all(&spare);
-        run_quiet(Command::new("cp").arg("-r").arg(&ours).arg(&spare));
-        flush();
-        let t = Instant::now();
-        run_quiet(Command::new("rm").arg("-r").arg(&spare));
-        t.elapsed()
-    });
+    let remove_time = timed(
+        3,
+        || {
+            let _ = fs::remove_dir_all(&spare);
+            run_quiet(&mut cp_run(&spare));
+        },
+        || {
+            let mut c = Command::new("rm");
+            c.arg("-r").arg(&spare);
+            c
+        },
+        Until::Exit,
+    );
     // How long this disk takes to take in as many bytes as the photos hold
     // (written and flushed by dd): a replacement that must survive a power
     // cut cannot be done sooner, while cp -r leaves its copies in memory.
     let disk_file = scratch.path().join("disk-speed");
     let blocks = (megabytes / 4.0).ceil().max(1.0) as u64;
-    let disk_time = best_measured(3, || {
-        let _ = fs::remove_file(&disk_file);
-        flush();
-        let t = Instant::now();
-        run_quiet(
-            Command::new("dd")
-                .arg("if=/dev/zero")
+    let disk_time = timed(
+        3,
+        || {
+            let _ = fs::remove_file(&disk_file);
+        },
+        || {
+            let mut c = Command::new("dd");
+            c.arg("if=/dev/zero")
                 .arg(format!("of={}", disk_file.display()))
-                .args(["bs=4M", &format!("count={blocks}"), "conv=fsync"]),
-        );
-        t.elapsed()
-    });
+                .args(["bs=4M", &format!("count={blocks}"), "conv=fsync"]);
+            c
+        },
+        Until::Exit,
+    );
     let _ = fs::remove_file(&disk_file);
     // The least a safe replacement costs: each file copied beside itself
     // (in the kernel, as cp does) and renamed over the original, with no
@@ -223,14 +249,14 @@ fn main() {
             ok(ours_time <= cp_time),
             ok(exiftool_time.as_secs_f64() >= 8.0 * ours_time.as_secs_f64())
         );
-        if ours_time > cp_time && remove_time > cp_time {
-            println!(
-                "  (deleting the old files alone takes {:.1}x as long as cp -r here: a tool that replaces files pays that on top of the copying)",
-                ratio(remove_time, cp_time)
-            );
-        }
     } else {
         println!("exiftool is not installed: no exiftool baseline");
+    }
+    if ours_time > cp_time && remove_time > cp_time {
+        println!(
+            "  (deleting the old files alone takes {:.1}x as long as cp -r here: a tool that replaces files pays that on top of the copying)",
+            ratio(remove_time, cp_time)
+        );
     }
     match memory {
         Some(mb) => println!(
