@@ -99,6 +99,43 @@ pub fn exiftool() -> Option<Exiftool> {
     }
 }
 
+/// The official Mapillary client (`mapillary_tools`, version 0.14.7 from
+/// PyPI), the oracle for descriptions, sequences and the upload protocol:
+/// `$MAPILLARY_TOOLS_OFFICIAL` (the path of its `mapillary_tools`
+/// executable), else `mapillary_tools` on the PATH. `None`, with a message
+/// saying the test is skipped, when neither runs. `.ci/run` installs it into
+/// a virtual environment and sets the variable.
+pub fn official_client() -> Option<PathBuf> {
+    let program = std::env::var_os("MAPILLARY_TOOLS_OFFICIAL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("mapillary_tools"));
+    match Command::new(&program).arg("--version").output() {
+        Ok(o) if o.status.success() => Some(program),
+        _ => {
+            eprintln!(
+                "skipped: the official client is not installed (python3 -m venv v && v/bin/pip install mapillary_tools==0.14.7, then set MAPILLARY_TOOLS_OFFICIAL=v/bin/mapillary_tools)"
+            );
+            None
+        }
+    }
+}
+
+/// Headless Chromium, the oracle for the HTML pages: `$CHROMIUM`, else
+/// `chromium` on the PATH (Debian's package). `None`, with a message saying
+/// the test is skipped, when it does not run.
+pub fn chromium() -> Option<PathBuf> {
+    let program = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("chromium"));
+    match Command::new(&program).arg("--version").output() {
+        Ok(o) if o.status.success() => Some(program),
+        _ => {
+            eprintln!("skipped: chromium is not installed (apt-get install chromium)");
+            None
+        }
+    }
+}
+
 /// One photo's tags as exiftool lists them with `-a -G1 -s`, without the
 /// groups that describe the file system rather than the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
