@@ -59,6 +59,11 @@ pub const SCHEMA_KEYS: &[&str] = &[
     ORIENTATION,
 ];
 
+/// The JSON Schema (draft 2020-12) that an image description embedded in a
+/// photo's EXIF must satisfy: the constraints the official client checks
+/// before it uploads a photo. The local server checks uploads against it.
+pub const SCHEMA: &str = include_str!("../schema/image-description.json");
+
 /// The keys every image description needs.
 pub const REQUIRED_KEYS: &[&str] = &[LATITUDE, LONGITUDE, CAPTURE_TIME];
 
@@ -459,5 +464,24 @@ mod tests {
                 .check_required(),
             Err(DescriptionError::BadKey(LATITUDE))
         );
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    #[test]
+    fn the_schema_is_json_and_lists_the_schema_keys() {
+        let schema: serde_json::Value = serde_json::from_str(super::SCHEMA).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for key in super::SCHEMA_KEYS {
+            assert!(properties.contains_key(*key), "{key}");
+        }
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(required, super::REQUIRED_KEYS);
     }
 }
