@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mapillary_core::batch::for_each_in_order;
+use mapillary_core::capture_time::TimeWarning;
 use mapillary_core::exif::{PhotoExif, RewriteError, Updated, read_exif, remove_stale_temporaries};
 use mapillary_core::files::find_images;
 
@@ -155,6 +156,15 @@ where
         Status::from_tally(&tally)
     };
     (kept, tally, status)
+}
+
+/// Tells the user what was used instead of what a photo's tags said (an
+/// offset that is not a UTC offset, ...): one line per warning, naming the
+/// photo. The photo is still processed.
+pub fn report_time_warnings(reporter: &Reporter, file: &Path, warnings: &[TimeWarning]) {
+    for warning in warnings {
+        reporter.problem(file, warning);
+    }
 }
 
 /// "12 photos dated, 1 skipped, 0 failed" with the right verb for a dry run.

@@ -299,6 +299,132 @@ pub fn parse_zone(text: &str) -> Result<TimeZone, CaptureTimeError> {
     TimeZone::get(t).map_err(|_| CaptureTimeError::UnknownZone(t.to_string()))
 }
 
+/// What an offset tag (OffsetTimeOriginal, OffsetTimeDigitized,
+/// OffsetTime) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetTag {
+    /// A UTC offset.
+    Offset(Offset),
+    /// Blank (spaces and colons, as EXIF writes "unknown"), or empty.
+    Unknown,
+    /// Text that is not a UTC offset (`+99:99`, `garbage`).
+    Invalid,
+}
+
+/// Reads an offset tag's text: a UTC offset (as [`parse_offset`] reads
+/// it), the blank text EXIF uses for an unknown zone, or neither.
+pub fn read_offset_tag(text: &str) -> OffsetTag {
+    if text.chars().all(|c| c == ' ' || c == ':') {
+        return OffsetTag::Unknown;
+    }
+    match parse_offset(text) {
+        Ok(offset) => OffsetTag::Offset(offset),
+        Err(_) => OffsetTag::Invalid,
+    }
+}
+
+/// The zone a camera time was placed in when the file's own offset could
+/// not be used: the computer's (the `TZ` variable honoured), at the
+/// capture instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneUsed {
+    /// Its IANA name, when it has one (`Europe/Berlin`).
+    pub name: Option<String>,
+    /// Its UTC offset at the capture instant.
+    pub offset: Offset,
+}
+
+impl fmt::Display for ZoneUsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(
+                f,
+                "the computer's zone ({name}, {})",
+                format_offset(self.offset)
+            ),
+            None => write!(f, "the computer's zone ({})", format_offset(self.offset)),
+        }
+    }
+}
+
+/// Something the user should know about a capture time that was still
+/// derived: the file said something that could not be used, and what was
+/// used instead. The time stands; the photo is processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeWarning {
+    /// An offset tag holds text that is not a UTC offset; the camera time
+    /// was placed in `used` instead.
+    InvalidOffset {
+        /// The offset tag, e.g. `OffsetTimeOriginal`.
+        tag: &'static str,
+        /// Its text, as the file has it.
+        text: String,
+        /// The zone used instead.
+        used: ZoneUsed,
+    },
+}
+
+impl fmt::Display for TimeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeWarning::InvalidOffset { tag, text, used } => write!(
+                f,
+                "{tag} '{}' is not a UTC offset; used {used}",
+                text.escape_debug()
+            ),
+        }
+    }
+}
+
+/// A capture instant derived from a photo's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureInstant {
+    /// The instant (UTC).
+    pub instant: Timestamp,
+    /// The tags it came from, e.g. `DateTimeOriginal` or
+    /// `GPSDateStamp/GPSTimeStamp`.
+    pub source: &'static str,
+    /// What the user should be told about it.
+    pub warnings: Vec<TimeWarning>,
+}
+
+impl CaptureTime {
+    /// The instant this camera time denotes under `rule` (see
+    /// [`CaptureTime::to_timestamp`]), read from the tag `source`.
+    /// `invalid_offset` is the text of its offset tag `offset_tag` when
+    /// that text is not a UTC offset ([`OffsetTag::Invalid`]): when the
+    /// rule's zone then stands in for it, the result carries a
+    /// [`TimeWarning::InvalidOffset`] saying so. (A forced zone replaces
+    /// every file offset anyway, and an offset written inside the time
+    /// text itself wins over the tag: no warning then.)
+    pub fn place(
+        &self,
+        rule: &ZoneRule,
+        source: &'static str,
+        offset_tag: &'static str,
+        invalid_offset: Option<&str>,
+    ) -> Result<CaptureInstant, CaptureTimeError> {
+        let instant = self.to_timestamp(rule)?;
+        let mut warnings = Vec::new();
+        if let (Some(text), None, ZoneRule::Assume(zone)) = (invalid_offset, self.offset, rule) {
+            warnings.push(TimeWarning::InvalidOffset {
+                tag: offset_tag,
+                text: text.to_string(),
+                used: ZoneUsed {
+                    name: zone.iana_name().map(str::to_string),
+                    offset: zone.to_offset(instant),
+                },
+            });
+        }
+        Ok(CaptureInstant {
+            instant,
+            source,
+            warnings,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +563,127 @@ mod tests {
         );
         assert!(t.shifted(f64::NAN).is_err());
         assert!(t.shifted(1e20).is_err());
+    }
+}
+
+#[cfg(test)]
+mod placing_tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap()
+    }
+
+    #[test]
+    fn offset_tags_are_offsets_unknown_or_invalid() {
+        assert_eq!(
+            read_offset_tag("+02:00"),
+            OffsetTag::Offset(Offset::from_hours(2).unwrap())
+        );
+        for unknown in ["", "   :  ", "      "] {
+            assert_eq!(read_offset_tag(unknown), OffsetTag::Unknown, "{unknown:?}");
+        }
+        for invalid in ["+99:99", "garbage", "02:00", "+2:00"] {
+            assert_eq!(read_offset_tag(invalid), OffsetTag::Invalid, "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_offset_is_replaced_by_the_computer_zone_with_a_warning() {
+        let t = CaptureTime::from_exif("2021:07:01 12:00:00", None, Some("+99:99")).unwrap();
+        assert!(!t.zone_known());
+        let rule = ZoneRule::Assume(berlin());
+        for text in ["+99:99", "garbage"] {
+            let placed = t
+                .place(&rule, "DateTimeOriginal", "OffsetTimeOriginal", Some(text))
+                .unwrap();
+            assert_eq!(placed.instant.to_string(), "2021-07-01T10:00:00Z");
+            assert_eq!(placed.source, "DateTimeOriginal");
+            assert_eq!(placed.warnings.len(), 1);
+            assert_eq!(
+                placed.warnings[0].to_string(),
+                format!(
+                    "OffsetTimeOriginal '{text}' is not a UTC offset; used the computer's zone (Europe/Berlin, +02:00)"
+                )
+            );
+        }
+        // In winter the same zone has another offset, and says so.
+        let winter = CaptureTime::local(date(2021, 12, 1).at(12, 0, 0, 0));
+        let placed = winter
+            .place(
+                &rule,
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                Some("+99:99"),
+            )
+            .unwrap();
+        assert!(
+            placed.warnings[0]
+                .to_string()
+                .ends_with("(Europe/Berlin, +01:00)")
+        );
+        // A zone without a name is shown by its offset.
+        let fixed = ZoneRule::Assume(TimeZone::fixed(Offset::from_hours(-3).unwrap()));
+        let placed = winter
+            .place(&fixed, "DateTimeOriginal", "OffsetTimeOriginal", Some("x"))
+            .unwrap();
+        assert!(
+            placed.warnings[0]
+                .to_string()
+                .ends_with("used the computer's zone (-03:00)")
+        );
+    }
+
+    #[test]
+    fn no_warning_when_the_invalid_offset_did_not_matter() {
+        let t = CaptureTime::local(date(2021, 7, 1).at(12, 0, 0, 0));
+        // No invalid offset.
+        let placed = t
+            .place(
+                &ZoneRule::Assume(berlin()),
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                None,
+            )
+            .unwrap();
+        assert!(placed.warnings.is_empty());
+        // --timezone replaces every file offset.
+        let placed = t
+            .place(
+                &ZoneRule::Force(TimeZone::UTC),
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                Some("+99:99"),
+            )
+            .unwrap();
+        assert!(placed.warnings.is_empty());
+        assert_eq!(placed.instant.to_string(), "2021-07-01T12:00:00Z");
+        // An offset inside the time text wins over the tag.
+        let inline = CaptureTime::from_exif("2021:07:01 12:00:00+03:00", None, None).unwrap();
+        let placed = inline
+            .place(
+                &ZoneRule::Assume(berlin()),
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                Some("+99:99"),
+            )
+            .unwrap();
+        assert!(placed.warnings.is_empty());
+        assert_eq!(placed.instant.to_string(), "2021-07-01T09:00:00Z");
+    }
+
+    #[test]
+    fn control_characters_in_an_offset_are_escaped() {
+        let t = CaptureTime::local(date(2021, 7, 1).at(12, 0, 0, 0));
+        let placed = t
+            .place(
+                &ZoneRule::Assume(TimeZone::UTC),
+                "OffsetTime",
+                "OffsetTime",
+                Some("\u{1b}[2J"),
+            )
+            .unwrap();
+        assert!(!placed.warnings[0].to_string().contains('\u{1b}'));
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mapillary_cli::photos::{find_photos, rewrite_photos};
+use mapillary_cli::photos::{find_photos, report_time_warnings, rewrite_photos};
 use mapillary_cli::{
     Args, DRY_RUN, Failure, JOBS, Opt, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, plural,
     zone_rule,
@@ -118,7 +118,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         |_, file| {
             update_file(file, options, |exif| {
                 let taken = match exif.capture_instant(&rule) {
-                    Ok(t) => t,
+                    Ok(t) => {
+                        report_time_warnings(reporter, file, &t.warnings);
+                        t.instant
+                    }
                     Err(reason) => return Decision::Skip(reason),
                 };
                 let Ok(gps_time) = taken.checked_sub(offset) else {

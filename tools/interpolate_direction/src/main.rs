@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, read_photos, rewrite_photos, summary_line};
+use mapillary_cli::photos::{
+    find_photos, read_photos, report_time_warnings, rewrite_photos, summary_line,
+};
 use mapillary_cli::{
     Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
 };
@@ -72,10 +74,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             .position()
             .ok_or_else(|| "no GPS position".to_string())?;
         let time = exif.capture_instant(&rule)?;
+        report_time_warnings(reporter, file, &time.warnings);
         Ok((
             TimedPhoto {
                 path: file.to_path_buf(),
-                time,
+                time: time.instant,
             },
             LatLon::new(lat, lon),
         ))

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, read_photos};
+use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
 use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool, plural};
 use mapillary_core::capture_time::ZoneRule;
 use mapillary_core::files::move_no_clobber;
@@ -68,9 +68,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let files = find_photos(&path, reporter)?;
     let zone = ZoneRule::system();
     let (mut photos, mut tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
-        exif.capture_instant(&zone).map(|time| TimedPhoto {
-            path: file.to_path_buf(),
-            time,
+        exif.capture_instant(&zone).map(|time| {
+            report_time_warnings(reporter, file, &time.warnings);
+            TimedPhoto {
+                path: file.to_path_buf(),
+                time: time.instant,
+            }
         })
     });
     if status == Status::Interrupted {

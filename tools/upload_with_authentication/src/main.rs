@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::network::connect;
-use mapillary_cli::photos::{find_photos, read_photos};
+use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
 use mapillary_cli::uploading::{UploadSettings, plan_sequences, upload_sequences};
 use mapillary_cli::{
     Args, DRY_RUN, Failure, Opt, Positional, Reporter, Status, TIMEZONE, Tool, UPLOAD_JOBS,
@@ -135,11 +135,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         {
             return Err("already holds a Mapillary description: use upload".to_string());
         }
-        let description =
+        let built =
             Description::from_exif(&exif, file, &sequence, &rule).map_err(|e| e.to_string())?;
+        report_time_warnings(reporter, file, &built.warnings);
         Ok(PlannedImage {
             path: file.to_path_buf(),
-            description,
+            description: built.description,
         })
     });
     if status == Status::Interrupted {
