@@ -101,6 +101,7 @@ const TOOL: Tool = Tool {
             "More and larger, into berlin/.",
         ),
     ],
+    files: "",
     replaces: "download_images.py (2015)",
 };
 

@@ -47,6 +47,7 @@ const TOOL: Tool = Tool {
             "Show the groups for a two-minute cutoff; move nothing.",
         ),
     ],
+    files: "",
     replaces: "time_split.py (2015)",
 };
 

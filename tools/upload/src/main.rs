@@ -68,6 +68,7 @@ const TOOL: Tool = Tool {
             "Show the sequences and sizes; send nothing.",
         ),
     ],
+    files: "",
     replaces: "upload.py (2015)",
 };
 

@@ -1,9 +1,12 @@
-//! Finding the images a tool works on, with the legacy rules.
+//! Files: finding the images a tool works on (with the legacy rules),
+//! moving them, and [`replace`], the one way the tools write a file.
 //!
 //! A path whose name ends in `.jpg` or `.jpeg` (any case) is one image.
 //! Anything else is a folder, walked recursively; every regular file whose
 //! name ends in `.jpg` or `.jpeg` is taken. The result is sorted by path so
 //! that every tool sees the images in the same order on every run.
+
+pub mod replace;
 
 use std::fmt;
 use std::fs;
