@@ -113,6 +113,8 @@ pub fn run(
     let outcome = body(&args, &reporter);
     reporter.finish_progress();
     match outcome {
+        // A problem was reported: not everything was done.
+        Ok(Status::Done) if reporter.problems() > 0 => ExitCode::from(1),
         Ok(Status::Done) => ExitCode::SUCCESS,
         Ok(Status::Incomplete) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),

@@ -261,14 +261,25 @@ impl Original {
         } else {
             path.to_path_buf()
         };
+        let original = Original::lock(path)?;
+        if !options.force {
+            check_writable(&original.meta)?;
+        }
+        Ok(original)
+    }
+
+    /// Opens and locks `path` itself (a symlink is not followed), without
+    /// checking who may write it.
+    fn open_unchecked(path: &Path) -> Result<Original, ReplaceError> {
+        Original::lock(path.to_path_buf())
+    }
+
+    fn lock(path: PathBuf) -> Result<Original, ReplaceError> {
         loop {
             let file = File::open(&path).map_err(io_err("reading"))?;
             let meta = file.metadata().map_err(io_err("reading"))?;
             if !meta.is_file() {
                 return Err(ReplaceError::NotAFile);
-            }
-            if !options.force {
-                check_writable(&meta)?;
             }
             lock(&file)?;
             // The lock is on the file that was open; another run may have
@@ -577,25 +588,7 @@ impl NewFile {
                 .sync_all()
                 .map_err(io_err("flushing the temporary file"))?;
         }
-        let cwd = rustix::fs::CWD;
-        match rustix::fs::renameat_with(cwd, &self.path, cwd, target, RenameFlags::NOREPLACE) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::EXIST => {
-                return Err(ReplaceError::AlreadyExists(target.to_path_buf()));
-            }
-            // No RENAME_NOREPLACE here: a hard link fails just as surely
-            // when the name exists.
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-                match fs::hard_link(&self.path, target) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return Err(ReplaceError::AlreadyExists(target.to_path_buf()));
-                    }
-                    Err(e) => return Err(io_err("creating the file")(e)),
-                }
-            }
-            Err(e) => return Err(io_err("creating the file")(e.into())),
-        }
+        rename_no_clobber(&self.path, target)?;
         // After a hard link the temporary name still exists (the drop
         // removes it); after a rename it is gone and the removal is a no-op.
         let _ = fs::remove_file(&self.path);
@@ -605,6 +598,42 @@ impl NewFile {
         }
         Ok(())
     }
+}
+
+/// Renames `from` to `to` unless `to` exists: atomically with
+/// `RENAME_NOREPLACE`, else with a hard link (which fails as surely when
+/// the name exists; `from` is then left for the caller to remove), else
+/// (FAT and exFAT memory cards, which have neither) by checking first.
+fn rename_no_clobber(from: &Path, to: &Path) -> Result<(), ReplaceError> {
+    let exists = || ReplaceError::AlreadyExists(to.to_path_buf());
+    let cwd = rustix::fs::CWD;
+    match rustix::fs::renameat_with(cwd, from, cwd, to, RenameFlags::NOREPLACE) {
+        Ok(()) => return Ok(()),
+        Err(e) if e == rustix::io::Errno::EXIST => return Err(exists()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+        Err(e) => return Err(io_err("renaming")(e.into())),
+    }
+    match fs::hard_link(from, to) {
+        Ok(()) => {
+            let _ = fs::remove_file(from);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(_) => {
+            if fs::symlink_metadata(to).is_ok() {
+                return Err(exists());
+            }
+            fs::rename(from, to).map_err(io_err("renaming"))
+        }
+    }
+}
+
+/// Moves the file `from` to `to`, never over a file at `to`, holding the
+/// file's lock meanwhile so that it cannot be moved while another tool of
+/// this project rewrites it. `to`'s folder must exist.
+pub fn move_file(from: &Path, to: &Path) -> Result<(), ReplaceError> {
+    let original = Original::open_unchecked(from)?;
+    rename_no_clobber(&original.path, to)
 }
 
 impl Drop for NewFile {
