@@ -226,6 +226,7 @@ mod tests {
         description: "",
         environment: &[],
         examples: &[],
+        files: "",
         replaces: "",
     };
 

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use args::{Args, UsageError, parse_number};
 pub use report::{Reporter, Tally, Unit, plural};
-pub use spec::{DRY_RUN, JOBS, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS};
+pub use spec::{
+    DRY_RUN, FORCE, JOBS, KEEP_MTIME, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS,
+};
 
 /// How a run ended, when it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +113,8 @@ pub fn run(
     let outcome = body(&args, &reporter);
     reporter.finish_progress();
     match outcome {
+        // A problem was reported: not everything was done.
+        Ok(Status::Done) if reporter.problems() > 0 => ExitCode::from(1),
         Ok(Status::Done) => ExitCode::SUCCESS,
         Ok(Status::Incomplete) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),
@@ -152,11 +156,19 @@ pub fn zone_rule(args: &Args) -> Result<mapillary_core::capture_time::ZoneRule, 
     }
 }
 
-/// How photos are rewritten: `--dry-run` and `--sync`.
+/// How photos are rewritten: `--dry-run`, `--sync`, `--force` and
+/// `--keep-mtime`.
 pub fn rewrite_options(args: &Args) -> mapillary_core::exif::RewriteOptions {
+    use mapillary_core::files::replace::ModifiedTime;
     mapillary_core::exif::RewriteOptions {
         dry_run: args.flag(DRY_RUN.long),
         sync: args.flag(SYNC.long),
+        force: args.flag(FORCE.long),
+        modified: if args.flag(KEEP_MTIME.long) {
+            ModifiedTime::Keep
+        } else {
+            ModifiedTime::Now
+        },
     }
 }
 

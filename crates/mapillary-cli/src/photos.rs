@@ -18,7 +18,14 @@ use crate::{Failure, Status, interrupt_flag};
 /// Finds the images at `path` (legacy rules), and removes the temporary
 /// files an interrupted run of these tools left in their folders.
 pub fn find_photos(path: &Path, reporter: &Reporter) -> Result<Vec<PathBuf>, Failure> {
-    let files = find_images(path).map_err(Failure::fatal)?;
+    let found = find_images(path).map_err(Failure::fatal)?;
+    for folder in &found.unreadable {
+        reporter.problem(
+            &folder.path,
+            format_args!("{}; the photos in it are left out", folder.reason),
+        );
+    }
+    let files = found.images;
     let folders: BTreeSet<&Path> = files.iter().filter_map(|f| f.parent()).collect();
     for folder in folders {
         match remove_stale_temporaries(folder) {
@@ -163,7 +170,7 @@ where
 /// photo. The photo is still processed.
 pub fn report_time_warnings(reporter: &Reporter, file: &Path, warnings: &[TimeWarning]) {
     for warning in warnings {
-        reporter.problem(file, warning);
+        reporter.caution(file, warning);
     }
 }
 

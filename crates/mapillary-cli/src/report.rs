@@ -7,6 +7,7 @@
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ pub struct Reporter {
     quiet: bool,
     verbose: bool,
     bar: Arc<Mutex<Option<ProgressBar>>>,
+    /// Problems and errors printed: a run that printed one is not "all
+    /// done", whatever it returns.
+    problems: Arc<AtomicUsize>,
 }
 
 /// What a progress bar counts.
@@ -38,6 +42,7 @@ impl Reporter {
             quiet,
             verbose,
             bar: Arc::new(Mutex::new(None)),
+            problems: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -74,8 +79,26 @@ impl Reporter {
         self.error(format_args!("{}: {reason}", path.display()));
     }
 
-    /// An error on stderr: `tool: message`.
+    /// A warning about one file, on stderr: `tool: path: reason`; the file
+    /// was still processed, so it does not change the exit status. Printed
+    /// also with `-q`, as a problem is.
+    pub fn caution(&self, path: &Path, reason: impl Display) {
+        self.say(format_args!("{}: {reason}", path.display()));
+    }
+
+    /// An error on stderr: `tool: message`. It makes the run's exit status
+    /// at least 1.
     pub fn error(&self, message: impl Display) {
+        self.problems.fetch_add(1, Ordering::Relaxed);
+        self.say(message);
+    }
+
+    /// How many problems and errors were printed.
+    pub fn problems(&self) -> usize {
+        self.problems.load(Ordering::Relaxed)
+    }
+
+    fn say(&self, message: impl Display) {
         self.with_bar_suspended(|| {
             let _ = writeln!(std::io::stderr().lock(), "{}: {message}", self.tool);
         });
@@ -84,14 +107,14 @@ impl Reporter {
     /// A warning on stderr that is not about one file (not with `-q`).
     pub fn warn(&self, message: impl Display) {
         if !self.quiet {
-            self.error(message);
+            self.say(message);
         }
     }
 
     /// An explanation on stderr, only with `-v`.
     pub fn explain(&self, message: impl Display) {
         if self.verbose {
-            self.error(message);
+            self.say(message);
         }
     }
 

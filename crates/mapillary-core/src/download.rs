@@ -1,12 +1,13 @@
 //! Finding the images in a bounding box and downloading their thumbnails:
 //! large boxes split into tiles the server answers reliably, results
-//! deduplicated by id, files written whole or not at all.
+//! deduplicated by id, files written whole or not at all, never over a
+//! file that is already there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,6 +16,9 @@ use crate::api::ApiError;
 use crate::api::graph::{BoundingBox, GraphClient, read_answer, user_agent};
 use crate::api::retry::{RetryPolicy, with_retries};
 use crate::auth::Secret;
+use crate::files::replace::{
+    self, NewFile, Permissions, ReplaceError, ReplaceOptions, UpdateError,
+};
 
 /// Thumbnail sizes the API offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +269,15 @@ pub enum DownloadError {
     Io(io::Error),
     /// What came back is not a JPEG.
     NotJpeg,
+    /// The connection ended before every announced byte came.
+    Incomplete {
+        /// Bytes received.
+        received: u64,
+        /// Bytes the server announced.
+        expected: u64,
+    },
+    /// Creating or publishing the file failed.
+    File(ReplaceError),
 }
 
 impl fmt::Display for DownloadError {
@@ -273,6 +286,11 @@ impl fmt::Display for DownloadError {
             DownloadError::Http(why) => f.write_str(why),
             DownloadError::Io(e) => write!(f, "{}", crate::io_reason(e)),
             DownloadError::NotJpeg => f.write_str("the server sent something that is not a JPEG"),
+            DownloadError::Incomplete { received, expected } => write!(
+                f,
+                "the download broke off after {received} of {expected} bytes; nothing saved"
+            ),
+            DownloadError::File(e) => write!(f, "{e}"),
         }
     }
 }
@@ -328,9 +346,12 @@ impl ThumbnailFetcher {
         self
     }
 
-    /// Saves `image` as `<folder>/<id>.jpg`, unless a complete file is
-    /// already there. The bytes stream into a temporary file that is
-    /// renamed into place only once whole and checked to be a JPEG.
+    /// Saves `image` as `<folder>/<id>.jpg`, unless a file of that name is
+    /// already there (from an earlier run, or the user's own: it is never
+    /// replaced). The bytes stream into a temporary file that becomes
+    /// `<id>.jpg` only once it holds every byte the server announced and
+    /// starts like a JPEG, and only if no file of that name appeared
+    /// meanwhile.
     pub fn fetch(
         &self,
         image: &FoundImage,
@@ -338,30 +359,25 @@ impl ThumbnailFetcher {
         notify: &dyn Fn(&str),
     ) -> Result<Fetched, DownloadError> {
         let target = folder.join(image.file_name());
-        if is_complete_jpeg(&target) {
+        if fs::symlink_metadata(&target).is_ok() {
             return Ok(Fetched::AlreadyThere);
         }
-        let temp = folder.join(format!(
-            ".{}.mapillary-tmp.{}",
-            image.file_name(),
-            std::process::id()
-        ));
-        let result = self.fetch_into(image, &temp, notify).and_then(|()| {
-            if !is_complete_jpeg(&temp) {
-                return Err(DownloadError::NotJpeg);
-            }
-            fs::rename(&temp, &target).map_err(DownloadError::Io)
-        });
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
+        let mut new = NewFile::create(&target, 0o644).map_err(DownloadError::File)?;
+        self.fetch_into(image, new.file(), notify)?;
+        let options = ReplaceOptions::default();
+        match new.publish(&target, &options) {
+            Ok(()) => Ok(Fetched::Downloaded),
+            // Another run (or the user) put a file there meanwhile: theirs
+            // stays.
+            Err(ReplaceError::AlreadyExists(_)) => Ok(Fetched::AlreadyThere),
+            Err(e) => Err(DownloadError::File(e)),
         }
-        result.map(|()| Fetched::Downloaded)
     }
 
     fn fetch_into(
         &self,
         image: &FoundImage,
-        temp: &Path,
+        file: &mut File,
         notify: &dyn Fn(&str),
     ) -> Result<(), DownloadError> {
         let host = image.url.split('/').take(3).collect::<Vec<_>>().join("/");
@@ -378,11 +394,17 @@ impl ThumbnailFetcher {
                 // rules see its status.
                 return read_answer(response);
             }
-            let mut file = File::create(temp).map_err(|e| e.to_string())?;
+            let announced = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            // A retry starts the file again.
+            file.set_len(0).map_err(|e| e.to_string())?;
+            file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
             let mut body = response.body_mut().with_config().limit(256 << 20).reader();
-            let n = io::copy(&mut body, &mut file).map_err(|e| e.to_string())?;
-            file.sync_all().map_err(|e| e.to_string())?;
-            written = Some(n);
+            let n = io::copy(&mut body, file).map_err(|e| e.to_string())?;
+            written = Some((n, announced));
             Ok(crate::api::retry::Answer {
                 status,
                 retry_after: None,
@@ -390,44 +412,45 @@ impl ThumbnailFetcher {
             })
         })
         .map_err(|e| DownloadError::Http(e.to_string()))?;
-        if answer.status != 200 || written.is_none() {
+        let Some((n, announced)) = written.filter(|_| answer.status == 200) else {
             return Err(DownloadError::Http(format!(
                 "HTTP {} ({})",
                 answer.status,
                 crate::api::error_message(&answer.body)
             )));
+        };
+        if let Some(expected) = announced
+            && n != expected
+        {
+            return Err(DownloadError::Incomplete {
+                received: n,
+                expected,
+            });
+        }
+        let mut start = [0u8; 2];
+        file.seek(SeekFrom::Start(0)).map_err(DownloadError::Io)?;
+        if n < 4 || file.read_exact(&mut start).is_err() || start != [0xFF, 0xD8] {
+            return Err(DownloadError::NotJpeg);
         }
         Ok(())
     }
 }
 
-/// Whether `path` is a whole JPEG: starts with SOI and ends with EOI
-/// (where camera trailers do not follow it; thumbnails have none).
-pub fn is_complete_jpeg(path: &Path) -> bool {
-    let Ok(mut f) = File::open(path) else {
-        return false;
-    };
-    let Ok(len) = f.metadata().map(|m| m.len()) else {
-        return false;
-    };
-    if len < 4 {
-        return false;
-    }
-    let mut start = [0u8; 2];
-    let mut end = [0u8; 2];
-    use std::io::{Seek, SeekFrom};
-    f.read_exact(&mut start).is_ok()
-        && f.seek(SeekFrom::End(-2)).is_ok()
-        && f.read_exact(&mut end).is_ok()
-        && start == [0xFF, 0xD8]
-        && end == [0xFF, 0xD9]
-}
-
 /// The list of downloaded images (`downloaded.txt`): file name → (lat, lon).
 pub type Listing = BTreeMap<String, (f64, f64)>;
 
-/// Reads `downloaded.txt` (the 2015 format: `filename,lat,lon` per line);
-/// lines that do not parse are left out.
+/// The file name a `downloaded.txt` line is about (the 2015 format:
+/// `filename,lat,lon`), if it is such a line.
+fn listed_name(line: &str) -> Option<&str> {
+    let mut parts = line.trim().split(',');
+    let name = parts.next()?.trim();
+    parts.next()?.trim().parse::<f64>().ok()?;
+    parts.next()?.trim().parse::<f64>().ok()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// Reads `downloaded.txt`; lines that are not `filename,lat,lon` are left
+/// out (but kept in the file by [`update_listing`]).
 pub fn read_listing(path: &Path) -> Listing {
     let Ok(text) = fs::read_to_string(path) else {
         return Listing::new();
@@ -443,28 +466,35 @@ pub fn read_listing(path: &Path) -> Listing {
         .collect()
 }
 
-/// Writes `downloaded.txt` atomically, one `filename,lat,lon` line per
-/// image, sorted by file name.
-pub fn write_listing(path: &Path, listing: &Listing) -> io::Result<()> {
-    let mut text = String::new();
-    for (name, (lat, lon)) in listing {
-        text.push_str(&format!("{name},{lat},{lon}\n"));
-    }
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let temp: PathBuf = folder.join(format!(
-        ".downloaded.txt.mapillary-tmp.{}",
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = File::create(&temp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+/// Adds the images in `listing` that `downloaded.txt` at `path` does not
+/// list yet, one `filename,lat,lon` line each (sorted by name), after every
+/// line the file already had, which are all kept as they were (the user's
+/// own lines among them). The file is locked while it is read and
+/// replaced. Returns how many lines of the file name an image.
+pub fn update_listing(path: &Path, listing: &Listing) -> Result<usize, ReplaceError> {
+    let mut listed = 0;
+    let options = ReplaceOptions::default();
+    replace::update(path, Permissions::Keep { new: 0o644 }, &options, |old| {
+        let old = old.map(String::from_utf8_lossy).unwrap_or_default();
+        let mut text = old.to_string();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let known: BTreeSet<&str> = old.lines().filter_map(listed_name).collect();
+        listed = known.len();
+        for (name, (lat, lon)) in listing {
+            if !known.contains(name.as_str()) {
+                text.push_str(&format!("{name},{lat},{lon}\n"));
+                listed += 1;
+            }
+        }
+        Ok::<_, std::convert::Infallible>(text.into_bytes())
+    })
+    .map_err(|e| match e {
+        UpdateError::Write(e) => e,
+        UpdateError::Change(never) => match never {},
+    })?;
+    Ok(listed)
 }
 
 #[cfg(test)]
@@ -514,18 +544,25 @@ mod tests {
     }
 
     #[test]
-    fn listing_round_trip_in_the_2015_format() {
+    fn the_listing_keeps_every_line_and_adds_what_is_new() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("downloaded.txt");
         let mut l = Listing::new();
         l.insert("2.jpg".to_string(), (1.5, -2.25));
         l.insert("1.jpg".to_string(), (-0.5, 170.0));
-        write_listing(&p, &l).unwrap();
+        assert_eq!(update_listing(&p, &l).unwrap(), 2);
         assert_eq!(
             fs::read_to_string(&p).unwrap(),
             "1.jpg,-0.5,170\n2.jpg,1.5,-2.25\n"
         );
         assert_eq!(read_listing(&p), l);
         assert!(read_listing(&dir.path().join("missing")).is_empty());
+        // The user's own lines (and a last line without a newline) stay.
+        fs::write(&p, "# my notes\nmine.jpg,1,2\n2.jpg,9,9").unwrap();
+        assert_eq!(update_listing(&p, &l).unwrap(), 3);
+        assert_eq!(
+            fs::read_to_string(&p).unwrap(),
+            "# my notes\nmine.jpg,1,2\n2.jpg,9,9\n1.jpg,-0.5,170\n"
+        );
     }
 }

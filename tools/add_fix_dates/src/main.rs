@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, Tool};
+use mapillary_cli::{
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, Tool,
+};
 use mapillary_core::capture_time::{CaptureTime, series};
 use mapillary_core::exif::{ExifEdits, rewrite_file};
 
@@ -30,7 +32,7 @@ const TOOL: Tool = Tool {
             doc: "Seconds between two photos; may have a fraction (0.5) or be negative.",
         },
     ],
-    options: &[DRY_RUN, JOBS, SYNC],
+    options: &[DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
     description: "Photos are taken in sorted path order. The first gets start_time as its DateTimeOriginal, \
         each next one the previous time plus increment seconds. When a time has a fraction of a second it \
         is written to SubSecTimeOriginal (milliseconds); on a whole second any old SubSecTimeOriginal is \
@@ -50,6 +52,7 @@ const TOOL: Tool = Tool {
             "Show the times half a second apart, change nothing.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_fix_dates.py (2015)",
 };
 

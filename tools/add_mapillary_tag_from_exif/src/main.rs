@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use mapillary_cli::photos::{find_photos, report_time_warnings, rewrite_photos, summary_line};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
+    Tool, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
@@ -30,7 +31,7 @@ const TOOL: Tool = Tool {
             doc: "The sequence the photos join (letters, digits, _ and -); default: a new random UUID for this run.",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, FORCE, KEEP_MTIME],
     description: "Reads each photo's GPS position, capture time, altitude, heading, orientation, make, model and \
         serial numbers from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) \
         into its EXIF ImageDescription, with the values the official client (mapillary_tools) derives from the \
@@ -69,6 +70,7 @@ const TOOL: Tool = Tool {
             "Use a chosen sequence id, camera clock in Berlin time.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_mapillary_tag_from_exif.py (2015)",
 };
 

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use mapillary_cli::network::{connect, sign_in};
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, Tool};
+use mapillary_cli::{
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, Tool,
+};
 use mapillary_core::api::graph::resolve_organization;
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
@@ -27,7 +29,7 @@ const TOOL: Tool = Tool {
             doc: "The organization: its ID, or the name or slug of one of your organizations.",
         },
     ],
-    options: &[DRY_RUN, JOBS, SYNC],
+    options: &[DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
     description: "Signs in, finds the organization, and adds its key to the Mapillary description in each \
         photo's ImageDescription, as MAPOrganizationKey inside MAPMetaTags (the one place Mapillary's \
         image description schema leaves free), keeping every other key of the description. Uploads then \
@@ -75,6 +77,7 @@ const TOOL: Tool = Tool {
             "Look up the organization by name; change nothing.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_project.py (2015)",
 };
 

@@ -13,7 +13,7 @@ use mapillary_cli::{
 use mapillary_core::api::graph::BoundingBox;
 use mapillary_core::batch::for_each_in_order;
 use mapillary_core::download::{
-    Fetched, ThumbSize, ThumbnailFetcher, read_listing, search, write_listing,
+    Fetched, Listing, ThumbSize, ThumbnailFetcher, search, update_listing,
 };
 use mapillary_core::exif::remove_stale_temporaries;
 
@@ -101,6 +101,7 @@ const TOOL: Tool = Tool {
             "More and larger, into berlin/.",
         ),
     ],
+    files: "",
     replaces: "download_images.py (2015)",
 };
 
@@ -264,25 +265,19 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     );
     reporter.finish_progress();
 
-    // downloaded.txt lists every image in the folder, old and new.
+    // downloaded.txt: every line it had, and the images it lacks.
     let listing_path = output.join("downloaded.txt");
-    let mut listing = read_listing(&listing_path);
-    listing.retain(|name, _| output.join(name).is_file());
-    for image in present {
-        listing.insert(image.file_name(), (image.lat, image.lon));
-    }
-    write_listing(&listing_path, &listing).map_err(|e| {
-        Failure::Fatal(format!(
-            "{}: {}",
-            listing_path.display(),
-            mapillary_core::io_reason(&e)
-        ))
-    })?;
+    let listing: Listing = present
+        .iter()
+        .map(|image| (image.file_name(), (image.lat, image.lon)))
+        .collect();
+    let listed = update_listing(&listing_path, &listing)
+        .map_err(|e| Failure::Fatal(format!("{}: {e}", listing_path.display())))?;
 
     reporter.summary(format_args!(
         "found {}, downloaded {downloaded}, skipped {skipped} (already there), failed {failed}; {} in {}",
         found.images.len(),
-        plural(listing.len(), "image", "images"),
+        plural(listed, "image", "images"),
         output.display()
     ));
     Ok(if stop.load(Ordering::SeqCst) {

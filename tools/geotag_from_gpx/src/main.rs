@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use mapillary_cli::photos::{find_photos, report_time_warnings, rewrite_photos};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Opt, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, plural,
-    zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Opt, Positional, Reporter, SYNC, Status,
+    TIMEZONE, Tool, plural, zone_rule,
 };
 use mapillary_core::exif::{Decision, ExifEdits, update_file};
 use mapillary_core::track::Track;
@@ -41,7 +41,7 @@ const TOOL: Tool = Tool {
             doc: "Seconds the camera clock is ahead of the GPS clock (may be negative or have a fraction; default 0).",
         },
     ],
-    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS, SYNC],
+    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
     description: "Reads every track, route and timed waypoint of the GPX files. For each photo it takes the \
         capture time (DateTimeOriginal with SubSecTimeOriginal), subtracts time_offset, and finds the \
         position by linear interpolation between the two track points around that instant (a photo exactly \
@@ -73,6 +73,7 @@ const TOOL: Tool = Tool {
             "The camera is an hour ahead, and its times are Berlin time.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "geotag_from_gpx.py (2015)",
 };
 

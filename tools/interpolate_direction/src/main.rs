@@ -8,7 +8,8 @@ use mapillary_cli::photos::{
     find_photos, read_photos, report_time_warnings, rewrite_photos, summary_line,
 };
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
+    Tool, zone_rule,
 };
 use mapillary_core::exif::{ExifEdits, rewrite_file};
 use mapillary_core::geo::LatLon;
@@ -30,7 +31,7 @@ const TOOL: Tool = Tool {
             doc: "Degrees clockwise from the direction of travel to the camera's view: 90 looks right, -90 or 270 left (default 0; may have a fraction).",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, FORCE, KEEP_MTIME],
     description: "Sorts the geotagged photos by capture time and writes into each GPSImgDirection (true north) \
         the bearing from it to the next photo at a different position, plus offset_angle, modulo 360. \
         Photos at the same position as the next one take the bearing to the next photo elsewhere; the last \
@@ -49,6 +50,7 @@ const TOOL: Tool = Tool {
             "A camera looking to the left.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "interpolate_direction.py (2015)",
 };
 

@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool, plural};
+use mapillary_cli::{
+    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool, interrupt_flag, plural,
+};
 use mapillary_core::capture_time::ZoneRule;
 use mapillary_core::files::move_no_clobber;
 use mapillary_core::sequence::{TimedPhoto, plan_time_split, sort_by_time};
@@ -30,7 +33,7 @@ const TOOL: Tool = Tool {
     description: "Sorts the photos by capture time (DateTimeOriginal with SubSecTimeOriginal) and starts a new \
         group wherever the gap to the previous photo is longer than cutoff_time seconds. Group N is moved \
         into the subfolder N (0, 1, 2, ...) of the folder that holds the group's first photo.\n\n\
-        A file already at a destination is never overwritten: the photo stays where it is and is reported. \
+        A file already at a destination is never overwritten: the photo stays where it is and is reported. A photo in a numbered subfolder of a folder below path counts as being in that folder (an earlier run put it there), so a run after an interrupted one finishes the job instead of nesting 0/0/. A symbolic link is moved as a link, and a relative one is given the target it needs from its new folder. Ctrl-C stops between two moves (exit status 130); run again to finish. \
         Photos without a capture time are reported and stay where they are. Nothing inside the photos \
         changes.",
     environment: &[(
@@ -47,6 +50,7 @@ const TOOL: Tool = Tool {
             "Show the groups for a two-minute cutoff; move nothing.",
         ),
     ],
+    files: "",
     replaces: "time_split.py (2015)",
 };
 
@@ -80,9 +84,14 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         return Ok(status);
     }
     sort_by_time(&mut photos);
-    let (cutoff, groups) = plan_time_split(&photos, cutoff);
+    let (cutoff, groups) = plan_time_split(&photos, cutoff, &path);
+    let stop = interrupt_flag();
+    let mut left = photos.len();
     reporter.explain(format_args!("cutoff {cutoff:.3} s"));
-    for group in &groups {
+    'groups: for group in &groups {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
         let members = &photos[group.photos.clone()];
         let (first, last) = (&members[0].time, &members[members.len() - 1].time);
         let verb = if dry_run { "would go to" } else { "->" };
@@ -93,10 +102,20 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             group.folder.display()
         ));
         for photo in members {
+            // Ctrl-C stops between two moves.
+            if stop.load(Ordering::SeqCst) {
+                break 'groups;
+            }
+            left -= 1;
             let Some(name) = photo.path.file_name() else {
                 continue;
             };
             let destination = group.folder.join(name);
+            if destination == photo.path {
+                // Moved there by an earlier run.
+                tally.done += 1;
+                continue;
+            }
             if dry_run {
                 reporter.explain(format_args!(
                     "{} would go to {}",
@@ -115,6 +134,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             }
         }
     }
+    if stop.load(Ordering::SeqCst) && left > 0 {
+        reporter.error(format_args!(
+            "interrupted: {} not moved; run again to finish",
+            plural(left, "photo", "photos")
+        ));
+    }
     let moved = if dry_run { "would be moved" } else { "moved" };
     reporter.summary(format_args!(
         "{} {moved} into {} (cutoff {cutoff:.1} s), {} skipped, {} failed",
@@ -123,5 +148,9 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         tally.skipped,
         tally.failed
     ));
-    Ok(Status::from_tally(&tally))
+    Ok(if stop.load(Ordering::SeqCst) && left > 0 {
+        Status::Interrupted
+    } else {
+        Status::from_tally(&tally)
+    })
 }

@@ -70,6 +70,7 @@ const TOOL: Tool = Tool {
             "Show the sequences and sizes; send nothing.",
         ),
     ],
+    files: "",
     replaces: "upload.py (2015)",
 };
 

@@ -66,6 +66,7 @@ const TOOL: Tool = Tool {
             "The same, joining organization 1234567890.",
         ),
     ],
+    files: "",
     replaces: "upload_each_folder_as_sequence.py (2015)",
 };
 

@@ -80,6 +80,7 @@ const TOOL: Tool = Tool {
             "The same from a script.",
         ),
     ],
+    files: "",
     replaces: "upload_with_authentication.py (2015)",
 };
 
