@@ -105,7 +105,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!("{}: {verb} sequence {sequence}", file.display()))
+            Some(format!(
+                "{}: {verb} sequence {sequence}",
+                mapillary_cli::shown(file)
+            ))
         },
     );
     let user = Credentials::new(Environment::from_process()).username();

@@ -118,7 +118,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             let verb = if dry { "would join" } else { "joined" };
             Some(format!(
                 "{}: {verb} organization {} ({})",
-                file.display(),
+                mapillary_cli::shown(file),
                 org.name,
                 org.id
             ))
