@@ -261,44 +261,6 @@ pub fn series(
         .collect()
 }
 
-/// `±HH:MM`.
-pub fn format_offset(offset: Offset) -> String {
-    let secs = offset.seconds();
-    let sign = if secs < 0 { '-' } else { '+' };
-    let abs = secs.unsigned_abs();
-    format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
-}
-
-/// How to place a camera time that has no zone of its own.
-#[derive(Debug, Clone)]
-pub enum ZoneRule {
-    /// Times without an offset are in this zone (normally the computer's
-    /// own, as the legacy tools assumed); times with one keep theirs.
-    Assume(TimeZone),
-    /// Every time is in this zone, whatever the file says (`--timezone`).
-    Force(TimeZone),
-}
-
-impl ZoneRule {
-    /// The legacy rule: the computer's zone (the `TZ` variable honoured).
-    pub fn system() -> ZoneRule {
-        ZoneRule::Assume(TimeZone::system())
-    }
-}
-
-/// Reads a `--timezone` value: `UTC`, `Z`, an offset such as `+02:00`, or
-/// an IANA name such as `Europe/Berlin`.
-pub fn parse_zone(text: &str) -> Result<TimeZone, CaptureTimeError> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("utc") || t == "Z" {
-        return Ok(TimeZone::UTC);
-    }
-    if t.starts_with('+') || t.starts_with('-') {
-        return parse_offset(t).map(TimeZone::fixed);
-    }
-    TimeZone::get(t).map_err(|_| CaptureTimeError::UnknownZone(t.to_string()))
-}
-
 /// Why a start time given on the command line (add_fix_dates) cannot be
 /// used. Each names the text and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -528,6 +490,44 @@ mod start_time_tests {
             );
         }
     }
+}
+
+/// `±HH:MM`.
+pub fn format_offset(offset: Offset) -> String {
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let abs = secs.unsigned_abs();
+    format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+}
+
+/// How to place a camera time that has no zone of its own.
+#[derive(Debug, Clone)]
+pub enum ZoneRule {
+    /// Times without an offset are in this zone (normally the computer's
+    /// own, as the legacy tools assumed); times with one keep theirs.
+    Assume(TimeZone),
+    /// Every time is in this zone, whatever the file says (`--timezone`).
+    Force(TimeZone),
+}
+
+impl ZoneRule {
+    /// The legacy rule: the computer's zone (the `TZ` variable honoured).
+    pub fn system() -> ZoneRule {
+        ZoneRule::Assume(TimeZone::system())
+    }
+}
+
+/// Reads a `--timezone` value: `UTC`, `Z`, an offset such as `+02:00`, or
+/// an IANA name such as `Europe/Berlin`.
+pub fn parse_zone(text: &str) -> Result<TimeZone, CaptureTimeError> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return Ok(TimeZone::UTC);
+    }
+    if t.starts_with('+') || t.starts_with('-') {
+        return parse_offset(t).map(TimeZone::fixed);
+    }
+    TimeZone::get(t).map_err(|_| CaptureTimeError::UnknownZone(t.to_string()))
 }
 
 #[cfg(test)]
