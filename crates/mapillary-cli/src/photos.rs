@@ -12,7 +12,7 @@ use mapillary_core::capture_time::TimeWarning;
 use mapillary_core::exif::{PhotoExif, RewriteError, Updated, read_exif, remove_stale_temporaries};
 use mapillary_core::files::find_images;
 
-use crate::report::{Reporter, Tally, Unit, plural};
+use crate::report::{Reporter, Tally, Unit, plural, shown};
 use crate::{Failure, Status, interrupt_flag};
 
 /// Finds the images at `path` (legacy rules), and removes the temporary
@@ -33,20 +33,20 @@ pub fn find_photos(path: &Path, reporter: &Reporter) -> Result<Vec<PathBuf>, Fai
                 for r in removed {
                     reporter.warn(format_args!(
                         "removed {}, left by an interrupted run",
-                        r.display()
+                        shown(&r)
                     ));
                 }
             }
             Err(e) => reporter.warn(format_args!(
                 "{}: could not look for leftover temporary files: {e}",
-                folder.display()
+                shown(folder)
             )),
         }
     }
     reporter.explain(format_args!(
         "{} under {}",
         plural(files.len(), "photo", "photos"),
-        path.display()
+        shown(path)
     ));
     Ok(files)
 }

@@ -107,7 +107,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                         if !built.moved.is_empty() {
                             reporter.explain(format_args!(
                                 "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
-                                file.display(),
+                                mapillary_cli::shown(file),
                                 built.moved.join(", ")
                             ));
                         }
@@ -121,7 +121,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!("{}: {verb} sequence {sequence}", file.display()))
+            Some(format!(
+                "{}: {verb} sequence {sequence}",
+                mapillary_cli::shown(file)
+            ))
         },
     );
     let user = Credentials::new(Environment::from_process()).username();

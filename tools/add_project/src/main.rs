@@ -118,7 +118,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                                 if !moved.is_empty() {
                                     reporter.explain(format_args!(
                                         "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
-                                        file.display(),
+                                        mapillary_cli::shown(file),
                                         moved.join(", ")
                                     ));
                                 }
@@ -140,7 +140,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             let verb = if dry { "would join" } else { "joined" };
             Some(format!(
                 "{}: {verb} organization {} ({})",
-                file.display(),
+                mapillary_cli::shown(file),
                 org.name,
                 org.id
             ))

@@ -85,12 +85,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let started = Instant::now();
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
     let gpx = args.text(1, "gpx_file")?.unwrap_or_default();
-    let offset: f64 = args.number(2, "time_offset")?.unwrap_or(0.0);
-    if !offset.is_finite() {
-        return Err(Failure::Usage(
-            "time_offset must be a finite number of seconds".to_string(),
-        ));
-    }
+    let offset = args.finite(2, "time_offset", "seconds")?.unwrap_or(0.0);
     let offset = mapillary_core::jiff::SignedDuration::try_from_secs_f64(offset)
         .map_err(|_| Failure::Usage("time_offset is out of range".to_string()))?;
     let max_gap: f64 = args.option_number(MAX_GAP.long)?.unwrap_or(1800.0);
@@ -147,7 +142,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 } else {
                     "geotagged"
                 };
-                format!("{}: {verb}", file.display())
+                format!("{}: {verb}", mapillary_cli::shown(file))
             })
         },
     );

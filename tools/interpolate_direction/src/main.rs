@@ -60,12 +60,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let offset: f64 = args.number(1, "offset_angle")?.unwrap_or(0.0);
-    if !offset.is_finite() {
-        return Err(Failure::Usage(
-            "offset_angle must be a finite number of degrees".to_string(),
-        ));
-    }
+    let offset = args.finite(1, "offset_angle", "degrees")?.unwrap_or(0.0);
     let rule = zone_rule(args)?;
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
@@ -109,7 +104,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |i, file, dry| {
             let verb = if dry { "would get" } else { "direction" };
-            Some(format!("{}: {verb} {:.2}", file.display(), directions[i]))
+            Some(format!(
+                "{}: {verb} {:.2}",
+                mapillary_cli::shown(file),
+                directions[i]
+            ))
         },
     );
     tally.skipped += read_tally.skipped;

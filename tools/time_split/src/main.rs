@@ -60,11 +60,11 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let cutoff: Option<f64> = args.number(1, "cutoff_time")?;
-    if cutoff.is_some_and(|c| !c.is_finite() || c < 0.0) {
-        return Err(Failure::Usage(
-            "cutoff_time must be a number of seconds, 0 or more".to_string(),
-        ));
+    let cutoff = args.finite(1, "cutoff_time", "seconds")?;
+    if let Some(c) = cutoff.filter(|c| *c < 0.0) {
+        return Err(Failure::Usage(format!(
+            "cutoff_time must be a number of seconds, 0 or more, not '{c}'"
+        )));
     }
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
@@ -99,7 +99,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             "group {}: {}, {first} .. {last} {verb} {}",
             group.number,
             plural(members.len(), "photo", "photos"),
-            group.folder.display()
+            mapillary_cli::shown(&group.folder)
         ));
         for photo in members {
             // Ctrl-C stops between two moves.
@@ -119,8 +119,8 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             if dry_run {
                 reporter.explain(format_args!(
                     "{} would go to {}",
-                    photo.path.display(),
-                    destination.display()
+                    mapillary_cli::shown(&photo.path),
+                    mapillary_cli::shown(&destination)
                 ));
                 tally.done += 1;
                 continue;

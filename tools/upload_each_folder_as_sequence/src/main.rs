@@ -119,7 +119,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         return Ok(status);
     }
     for (folder, sequence) in &folders {
-        reporter.explain(format_args!("{}: sequence {sequence}", folder.display()));
+        reporter.explain(format_args!(
+            "{}: sequence {sequence}",
+            mapillary_cli::shown(folder)
+        ));
     }
     let (plans, left_out) = plan_sequences(reporter, images);
     let settings = UploadSettings {

@@ -95,7 +95,7 @@ fn finalize_on_terminal(sequence: &PreparedSequence) -> bool {
         eprint!(
             "{} photos of sequence {} uploaded. Finalize upload? [y/n] ",
             sequence.images.len(),
-            sequence.name
+            mapillary_cli::report::escaped(&sequence.name)
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();

@@ -33,7 +33,7 @@ pub struct FindError {
 
 impl fmt::Display for FindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.reason)
+        write!(f, "{}: {}", crate::shown::shown(&self.path), self.reason)
     }
 }
 
@@ -135,7 +135,11 @@ impl fmt::Display for MoveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MoveError::DestinationExists(p) => {
-                write!(f, "{} already exists; not overwritten", p.display())
+                write!(
+                    f,
+                    "{} already exists; not overwritten",
+                    crate::shown::shown(p)
+                )
             }
             MoveError::Failed(e) => write!(f, "{e}"),
         }

@@ -153,7 +153,11 @@ impl fmt::Display for ReplaceError {
                 "the file changed while it was being rewritten; left as the other program wrote it",
             ),
             ReplaceError::AlreadyExists(path) => {
-                write!(f, "{} already exists; not overwritten", path.display())
+                write!(
+                    f,
+                    "{} already exists; not overwritten",
+                    crate::shown::shown(path)
+                )
             }
         }
     }
