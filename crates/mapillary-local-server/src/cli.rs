@@ -182,7 +182,7 @@ pub fn sections() -> Vec<Section> {
             format_duration(limits::SHED_AFTER_IDLE)
         ),
         format!(
-            "At finish_upload a sequence may hold at most {MAX_SEQUENCE_IMAGES} images, {} of images (summed file sizes) and {} gigapixels (summed width × height from each JPEG's frame header), Mapillary's limits as the official client (0.14.7) states them; a larger one is refused with 400 naming the limit.",
+            "At finish_upload a sequence may hold at most {MAX_SEQUENCE_IMAGES} images, {} of images (summed file sizes) and {} gigapixels (summed width x height from each JPEG's frame header), Mapillary's limits as the official client (0.14.7) states them; a larger one is refused with 400 naming the limit.",
             format_size(MAX_SEQUENCE_BYTES),
             MAX_SEQUENCE_PIXELS / 1_000_000_000
         ),
@@ -239,7 +239,7 @@ pub fn sections() -> Vec<Section> {
                 ),
                 (
                     "DIR/sequences/ID/",
-                    "A finished sequence: its images 0.jpg, 1.jpg, … or video.mp4, and sequence.json.",
+                    "A finished sequence: its images 0.jpg, 1.jpg, ... or video.mp4, and sequence.json.",
                 ),
             ],
         ),
@@ -561,6 +561,8 @@ mod tests {
             assert!(man.contains(needle), "man page lacks {needle}");
         }
         assert!(man.contains(".SH EXIT STATUS"));
+        // roff and terminals without UTF-8 read plain ASCII best.
+        assert!(man.is_ascii() && help.is_ascii());
         assert!(help.contains("Exit status:"));
     }
 }
