@@ -608,6 +608,7 @@ async fn upload_post(
     }
     let lock = state.upload_lock(key);
     let _guard = lock.lock().await;
+    body.restart_clock();
     let finished_refusal = |held: u64| {
         upload_error(
             StatusCode::CONFLICT,

@@ -208,6 +208,17 @@ impl BodyReader {
         self.received
     }
 
+    /// Starts the clock again, if nothing was read yet: the time the
+    /// server itself made the client wait (for another request to the same
+    /// upload) does not count against the client.
+    pub fn restart_clock(&mut self) {
+        if self.received == 0 {
+            let now = Instant::now();
+            self.started = now;
+            self.last = now;
+        }
+    }
+
     fn deadline(&self) -> (Instant, bool) {
         let pause = self.last + self.pause;
         if self.min_rate == 0 {

@@ -549,6 +549,21 @@ mod tests {
     }
 
     #[test]
+    fn damaged_jpegs_are_errors_never_panics() {
+        let jpeg = crate::thumbnail::thumbnail("x", "256").unwrap();
+        let s = schema();
+        for end in 0..jpeg.len().min(2000) {
+            let _ = frame_size(&jpeg[..end]);
+            let _ = description_of_jpeg(&jpeg[..end], &s);
+        }
+        for i in 0..jpeg.len().min(2000) {
+            let mut bad = jpeg.clone();
+            bad[i] ^= 0xFF;
+            let _ = frame_size(&bad);
+        }
+    }
+
+    #[test]
     fn manifests_must_list_known_handles() {
         let s = schema();
         let limits = SequenceLimits::default();

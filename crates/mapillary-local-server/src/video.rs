@@ -330,4 +330,25 @@ mod tests {
             assert!(err.contains(why), "{why}: {err}");
         }
     }
+
+    #[test]
+    fn damaged_videos_are_errors_never_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut good = sample_mp4(b"camm", b"camm", b"gps data");
+        good.extend(mp4_box(b"free", &mp4_box(b"gps ", b"x")));
+        let path = dir.path().join("v.mp4");
+        // Every truncation, and every byte of the structure flipped.
+        for end in 0..good.len() {
+            std::fs::write(&path, &good[..end]).unwrap();
+            let _ = inspect(&path);
+        }
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0xFF;
+            std::fs::write(&path, &bad).unwrap();
+            let _ = inspect(&path);
+        }
+        std::fs::write(&path, &good).unwrap();
+        assert!(inspect(&path).is_ok());
+    }
 }
