@@ -14,6 +14,7 @@ pub mod report;
 pub mod spec;
 pub mod tool;
 pub mod uploading;
+pub mod work;
 
 use std::fmt::Display;
 use std::io::Write;

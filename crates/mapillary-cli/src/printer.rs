@@ -214,7 +214,7 @@ impl Printer {
     }
 
     /// A photo (or other item) that failed: `tool: path: reason`.
-    pub fn failed(&self, path: &Path, reason: impl Display) {
+    pub fn failed(&self, path: &Path, reason: &dyn Reason) {
         self.inner.problems.fetch_add(1, Ordering::Relaxed);
         match self.inner.form {
             Form::Json => self.json(
@@ -222,7 +222,7 @@ impl Printer {
                 json!({
                     "path": shown(path).to_string(),
                     "status": "failed",
-                    "reason": {"code": "failed", "message": reason.to_string()},
+                    "reason": {"code": reason.code(), "message": reason.to_string()},
                 }),
             ),
             Form::Human { .. } => self.stderr(&format!("{}: {reason}", shown(path))),

@@ -575,6 +575,9 @@ pub fn main<A: ToolArgs>(
     };
     let printer = Printer::new(tool.name, args.shared());
     let outcome = body(args, &printer);
+    if let Some(shortfall) = mapillary_core::batch::thread_shortfall() {
+        printer.warn(shortfall);
+    }
     if let Err(failure) = &outcome
         && failure.is_usage()
     {
@@ -667,7 +670,10 @@ mod tests {
         assert_eq!(e(&["--frobnicate", "a"]), "unknown option --frobnicate");
         assert_eq!(e(&["-x", "a"]), "unknown option -x");
         assert_eq!(e(&["a", "--jobs"]), "--jobs needs a value");
-        assert_eq!(e(&["a", "x1"]), "offset must be a number of seconds, not 'x1'");
+        assert_eq!(
+            e(&["a", "x1"]),
+            "offset must be a number of seconds, not 'x1'"
+        );
         assert_eq!(
             e(&["a", "-inf"]),
             "offset must be a finite number of seconds, not '-inf'"

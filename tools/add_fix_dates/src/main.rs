@@ -2,38 +2,78 @@
 //! extracted from video, scans): the first photo gets the start time, each
 //! next one the previous time plus `increment` seconds.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{
-    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, Tool,
-    shown,
+use mapillary_cli::Status;
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, ToolArgs, UsageError,
+    finite, path, text,
 };
-use mapillary_core::capture_time::{parse_start_time, series};
+use mapillary_cli::printer::Printer;
+use mapillary_cli::tool::Tool;
+use mapillary_cli::work::{find_photos, rewrite_photos};
+use mapillary_core::capture_time::{CaptureTime, parse_start_time, series};
 use mapillary_core::exif::{ExifEdits, rewrite_file};
+use mapillary_core::shown::shown;
+use serde_json::json;
 
-const TOOL: Tool = Tool {
+#[derive(Debug, Default)]
+struct Args {
+    shared: Shared,
+    path: PathBuf,
+    start: Option<CaptureTime>,
+    increment: f64,
+}
+
+impl ToolArgs for Args {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+fn start_time(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageError> {
+    let given = text(value, "start_time")?;
+    let start = parse_start_time(&given).map_err(|e| UsageError(format!("start_time: {e}")))?;
+    args.start = Some(start);
+    Ok(())
+}
+
+const TOOL: Tool<Args> = Tool {
     name: "add_fix_dates",
     version: env!("CARGO_PKG_VERSION"),
     about: "Write capture times into photos: a start time plus a fixed increment per photo.",
     positionals: &[
         Positional {
             name: "path",
-            optional: false,
             doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
+            optional: false,
+            complete: Complete::Path,
+            set: |a, v| {
+                a.path = path(v);
+                Ok(())
+            },
         },
         Positional {
             name: "start_time",
+            doc: "The first photo's time, 'YYYY-mm-dd HH:MM:SS' (camera-local, no zone; a fraction such as :05.5 is allowed).",
             optional: false,
-            doc: "The first photo's time, 'YYYY-mm-dd HH:MM:SS': camera-local, so without a zone; a fraction such as :05.5 is allowed; years 0001 to 9999, seconds 00 to 59 (EXIF has no leap seconds).",
+            complete: Complete::Nothing,
+            set: start_time,
         },
         Positional {
             name: "increment",
+            doc: "Seconds between two photos; may have a fraction (0.5) or be negative.",
             optional: false,
-            doc: "Seconds between two photos: a finite number; may have a fraction (0.5) or be negative.",
+            complete: Complete::Nothing,
+            set: |a, v| {
+                a.increment = finite(v, "increment", "seconds")?;
+                Ok(())
+            },
         },
     ],
-    options: &[DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
+    flags: &[&DryRun, &JOBS, &SyncWrites, &Force, &KeepMtime],
     description: "Photos are taken in sorted path order. The first gets start_time as its DateTimeOriginal, \
         each next one the previous time plus increment seconds. When a time has a fraction of a second it \
         is written to SubSecTimeOriginal (milliseconds); on a whole second any old SubSecTimeOriginal is \
@@ -58,29 +98,22 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let path = args
-        .positional(0)
-        .map(std::path::PathBuf::from)
-        .unwrap_or_default();
-    let start_text = args.text(1, "start_time")?.unwrap_or_default();
-    let start =
-        parse_start_time(&start_text).map_err(|e| Failure::Usage(format!("start_time: {e}")))?;
-    let increment = args.finite(2, "increment", "seconds")?.unwrap_or_default();
-    let dry_run = args.flag(DRY_RUN.long);
-    let jobs = mapillary_cli::jobs(args)?;
-
-    let files = find_photos(&path, reporter)?;
-    let times = series(&start, increment, files.len())
-        .map_err(|e| Failure::Fatal(format!("the times run out of range: {e}")))?;
-    let options = mapillary_cli::rewrite_options(args);
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
+    let Some(start) = args.start else {
+        return Err(Failure::usage("missing argument: start_time"));
+    };
+    let files = find_photos(&args.path, printer)?;
+    let times = series(&start, args.increment, files.len())
+        .map_err(|e| Failure::input(format!("the times run out of range: {e}")))?;
+    let options = args.shared.rewrite_options();
     let (tally, status) = rewrite_photos(
-        reporter,
+        printer,
+        "dating",
         &files,
-        jobs,
+        args.shared.jobs,
         |i, file| {
             let mut edits = ExifEdits::new();
             edits.set_capture_time(&times[i]);
@@ -93,9 +126,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 None => t.exif_date_time(),
             };
             let verb = if dry { "would get" } else { "DateTimeOriginal" };
-            Some(format!("{}: {verb} {time}", shown(file)))
+            (
+                Some(format!("{}: {verb} {time}", shown(file))),
+                json!({"date_time_original": time}),
+            )
         },
     );
-    reporter.summary(summary_line(&tally, "dated", dry_run));
+    printer.summary(tally.line("dated", args.shared.dry_run), tally.json());
     Ok(status)
 }

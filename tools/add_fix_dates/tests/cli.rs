@@ -316,10 +316,14 @@ fn usage_errors_exit_2_with_the_usage_line() {
         args![d.join("missing"), "2020-01-01 00:00:00", "1"],
         None,
     );
-    assert_eq!(code, 1);
-    assert!(
-        stderr.contains("missing: no such file or folder"),
-        "{stderr}"
+    // A folder named on the command line that is not there: exit 2.
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        format!(
+            "add_fix_dates: {}: no such file or folder\n",
+            d.join("missing").display()
+        )
     );
 }
 

@@ -115,7 +115,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                         edits.set_text(tags::IMAGE_DESCRIPTION, &built.description.to_json());
                         Decision::Write(edits)
                     }
-                    Err(e) => Decision::Skip(e.to_string()),
+                    Err(e) => Decision::skip(e),
                 }
             })
         },

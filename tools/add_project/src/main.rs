@@ -12,6 +12,7 @@ use mapillary_cli::{
 use mapillary_core::api::graph::resolve_organization;
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
+use mapillary_core::reason::Unusable;
 
 const TOOL: Tool = Tool {
     name: "add_project",
@@ -126,13 +127,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                                 edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
                                 Decision::Write(edits)
                             }
-                            Err(e) => Decision::Skip(e.to_string()),
+                            Err(e) => Decision::skip(e),
                         }
                     }
-                    _ => Decision::Skip(
-                        "no Mapillary description (run add_mapillary_tag_from_exif first)"
-                            .to_string(),
-                    ),
+                    _ => Decision::skip(Unusable::NoDescription),
                 }
             })
         },

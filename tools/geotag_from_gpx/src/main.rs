@@ -11,6 +11,7 @@ use mapillary_cli::{
     TIMEZONE, Tool, plural, zone_rule,
 };
 use mapillary_core::exif::{Decision, ExifEdits, update_file};
+use mapillary_core::reason::Unusable;
 use mapillary_core::track::Track;
 
 const MAX_GAP: Opt = Opt {
@@ -118,12 +119,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                         report_time_warnings(reporter, file, &t.warnings);
                         t.instant
                     }
-                    Err(reason) => return Decision::Skip(reason),
+                    Err(reason) => return Decision::skip(reason),
                 };
                 let Ok(gps_time) = taken.checked_sub(offset) else {
-                    return Decision::Skip(
-                        "the time offset moves the capture time out of range".to_string(),
-                    );
+                    return Decision::skip(Unusable::TimeOutOfRange);
                 };
                 match track.locate(gps_time, max_gap) {
                     Ok(fix) => {
@@ -131,7 +130,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                         edits.set_gps_fix(fix.position, fix.elevation, fix.bearing, gps_time);
                         Decision::Write(edits)
                     }
-                    Err(miss) => Decision::Skip(miss.to_string()),
+                    Err(miss) => Decision::skip(miss),
                 }
             })
         },

@@ -4,34 +4,62 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{
-    find_photos, read_photos, report_time_warnings, rewrite_photos, summary_line,
+use mapillary_cli::Status;
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone, ToolArgs,
+    finite, path,
 };
-use mapillary_cli::{
-    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
-    Tool, zone_rule,
-};
+use mapillary_cli::printer::Printer;
+use mapillary_cli::tool::Tool;
+use mapillary_cli::work::{find_photos, read_photos, rewrite_photos, time_warnings};
 use mapillary_core::exif::{ExifEdits, rewrite_file};
 use mapillary_core::geo::LatLon;
+use mapillary_core::reason::Unusable;
 use mapillary_core::sequence::{TimedPhoto, interpolate_directions};
+use mapillary_core::shown::shown;
+use serde_json::json;
 
-const TOOL: Tool = Tool {
+#[derive(Debug, Default)]
+struct Args {
+    shared: Shared,
+    path: PathBuf,
+    offset_angle: f64,
+}
+
+impl ToolArgs for Args {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+const TOOL: Tool<Args> = Tool {
     name: "interpolate_direction",
     version: env!("CARGO_PKG_VERSION"),
     about: "Write each photo's direction: the bearing to the next photo, plus the camera's angle.",
     positionals: &[
         Positional {
             name: "path",
-            optional: false,
             doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
+            optional: false,
+            complete: Complete::Path,
+            set: |a, v| {
+                a.path = path(v);
+                Ok(())
+            },
         },
         Positional {
             name: "offset_angle",
-            optional: true,
             doc: "Degrees clockwise from the direction of travel to the camera's view: 90 looks right, -90 or 270 left (default 0; may have a fraction).",
+            optional: true,
+            complete: Complete::Nothing,
+            set: |a, v| {
+                a.offset_angle = finite(v, "offset_angle", "degrees")?;
+                Ok(())
+            },
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, FORCE, KEEP_MTIME],
+    flags: &[&DryRun, &JOBS, &Timezone, &SyncWrites, &Force, &KeepMtime],
     description: "Sorts the geotagged photos by capture time and writes into each GPSImgDirection (true north) \
         the bearing from it to the next photo at a different position, plus offset_angle, modulo 360. \
         Photos at the same position as the next one take the bearing to the next photo elsewhere; the last \
@@ -55,23 +83,17 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let offset = args.finite(1, "offset_angle", "degrees")?.unwrap_or(0.0);
-    let rule = zone_rule(args)?;
-    let dry_run = args.flag(DRY_RUN.long);
-    let jobs = mapillary_cli::jobs(args)?;
-
-    let files = find_photos(&path, reporter)?;
-    let (mut photos, read_tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
-        let (lat, lon) = exif
-            .position()
-            .ok_or_else(|| "no GPS position".to_string())?;
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
+    let rule = args.shared.zone_rule();
+    let jobs = args.shared.jobs;
+    let files = find_photos(&args.path, printer)?;
+    let (mut photos, read_tally, status) = read_photos(printer, &files, jobs, |file, exif| {
+        let (lat, lon) = exif.position().ok_or(Unusable::NoPosition)?;
         let time = exif.capture_instant(&rule)?;
-        report_time_warnings(reporter, file, &time.warnings);
+        time_warnings(printer, file, &time.warnings);
         Ok((
             TimedPhoto {
                 path: file.to_path_buf(),
@@ -90,11 +112,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             .then_with(|| a.0.path.cmp(&b.0.path))
     });
     let (timed, positions): (Vec<TimedPhoto>, Vec<LatLon>) = photos.into_iter().unzip();
-    let directions = interpolate_directions(&positions, offset);
+    let directions = interpolate_directions(&positions, args.offset_angle);
     let ordered: Vec<PathBuf> = timed.into_iter().map(|t| t.path).collect();
-    let options = mapillary_cli::rewrite_options(args);
+    let options = args.shared.rewrite_options();
     let (mut tally, status) = rewrite_photos(
-        reporter,
+        printer,
+        "directions",
         &ordered,
         jobs,
         |i, file| {
@@ -104,18 +127,20 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |i, file, dry| {
             let verb = if dry { "would get" } else { "direction" };
-            Some(format!(
-                "{}: {verb} {:.2}",
-                mapillary_cli::shown(file),
-                directions[i]
-            ))
+            (
+                Some(format!("{}: {verb} {:.2}", shown(file), directions[i])),
+                json!({"direction": directions[i]}),
+            )
         },
     );
     tally.skipped += read_tally.skipped;
     tally.failed += read_tally.failed;
-    reporter.summary(summary_line(&tally, "given a direction", dry_run));
-    Ok(if status == Status::Done && !tally.all_done() {
-        Status::Incomplete
+    printer.summary(
+        tally.line("given a direction", args.shared.dry_run),
+        tally.json(),
+    );
+    Ok(if status == Status::Done {
+        tally.status()
     } else {
         status
     })

@@ -5,31 +5,68 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
-use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool, interrupt_flag, plural,
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{
+    Complete, DryRun, JOBS, Positional, Shared, ToolArgs, UsageError, finite, path,
 };
+use mapillary_cli::printer::{Printer, plural};
+use mapillary_cli::tool::Tool;
+use mapillary_cli::work::{find_photos, read_photos, time_warnings};
+use mapillary_cli::{Status, interrupt_flag};
 use mapillary_core::capture_time::ZoneRule;
 use mapillary_core::files::move_no_clobber;
 use mapillary_core::sequence::{TimedPhoto, plan_time_split, sort_by_time};
+use mapillary_core::shown::shown;
+use serde_json::json;
 
-const TOOL: Tool = Tool {
+#[derive(Debug, Default)]
+struct Args {
+    shared: Shared,
+    path: PathBuf,
+    cutoff: Option<f64>,
+}
+
+impl ToolArgs for Args {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+fn cutoff_time(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageError> {
+    let seconds = finite(value, "cutoff_time", "seconds")?;
+    if seconds < 0.0 {
+        return Err(UsageError(format!(
+            "cutoff_time must be a number of seconds, 0 or more, not '{seconds}'"
+        )));
+    }
+    args.cutoff = Some(seconds);
+    Ok(())
+}
+
+const TOOL: Tool<Args> = Tool {
     name: "time_split",
     version: env!("CARGO_PKG_VERSION"),
     about: "Move photos into numbered subfolders wherever the photographer paused.",
     positionals: &[
         Positional {
             name: "path",
-            optional: false,
             doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
+            optional: false,
+            complete: Complete::Path,
+            set: |a, v| {
+                a.path = path(v);
+                Ok(())
+            },
         },
         Positional {
             name: "cutoff_time",
-            optional: true,
             doc: "Start a new group where two photos are more than this many seconds apart (default: 1.5 times the median gap).",
+            optional: true,
+            complete: Complete::Nothing,
+            set: cutoff_time,
         },
     ],
-    options: &[DRY_RUN, JOBS],
+    flags: &[&DryRun, &JOBS],
     description: "Sorts the photos by capture time (DateTimeOriginal with SubSecTimeOriginal) and starts a new \
         group wherever the gap to the previous photo is longer than cutoff_time seconds. Group N is moved \
         into the subfolder N (0, 1, 2, ...) of the folder that holds the group's first photo.\n\n\
@@ -55,39 +92,30 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let cutoff = args.finite(1, "cutoff_time", "seconds")?;
-    if let Some(c) = cutoff.filter(|c| *c < 0.0) {
-        return Err(Failure::Usage(format!(
-            "cutoff_time must be a number of seconds, 0 or more, not '{c}'"
-        )));
-    }
-    let dry_run = args.flag(DRY_RUN.long);
-    let jobs = mapillary_cli::jobs(args)?;
-
-    let files = find_photos(&path, reporter)?;
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
+    let dry_run = args.shared.dry_run;
+    let files = find_photos(&args.path, printer)?;
     let zone = ZoneRule::system();
-    let (mut photos, mut tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
-        exif.capture_instant(&zone).map(|time| {
-            report_time_warnings(reporter, file, &time.warnings);
-            TimedPhoto {
+    let (mut photos, mut tally, status) =
+        read_photos(printer, &files, args.shared.jobs, |file, exif| {
+            let time = exif.capture_instant(&zone)?;
+            time_warnings(printer, file, &time.warnings);
+            Ok(TimedPhoto {
                 path: file.to_path_buf(),
                 time: time.instant,
-            }
-        })
-    });
+            })
+        });
     if status == Status::Interrupted {
         return Ok(status);
     }
     sort_by_time(&mut photos);
-    let (cutoff, groups) = plan_time_split(&photos, cutoff, &path);
+    let (cutoff, groups) = plan_time_split(&photos, args.cutoff, &args.path);
     let stop = interrupt_flag();
     let mut left = photos.len();
-    reporter.explain(format_args!("cutoff {cutoff:.3} s"));
+    printer.explain(format_args!("cutoff {cutoff:.3} s"));
     'groups: for group in &groups {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -95,12 +123,22 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         let members = &photos[group.photos.clone()];
         let (first, last) = (&members[0].time, &members[members.len() - 1].time);
         let verb = if dry_run { "would go to" } else { "->" };
-        reporter.line(format_args!(
-            "group {}: {}, {first} .. {last} {verb} {}",
-            group.number,
-            plural(members.len(), "photo", "photos"),
-            mapillary_cli::shown(&group.folder)
-        ));
+        printer.item(
+            "group",
+            format_args!(
+                "group {}: {}, {first} .. {last} {verb} {}",
+                group.number,
+                plural(members.len(), "photo", "photos"),
+                shown(&group.folder)
+            ),
+            json!({
+                "number": group.number,
+                "photos": members.len(),
+                "first": first.to_string(),
+                "last": last.to_string(),
+                "folder": shown(&group.folder).to_string(),
+            }),
+        );
         for photo in members {
             // Ctrl-C stops between two moves.
             if stop.load(Ordering::SeqCst) {
@@ -111,46 +149,59 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 continue;
             };
             let destination = group.folder.join(name);
+            let to = json!({"to": shown(&destination).to_string()});
             if destination == photo.path {
                 // Moved there by an earlier run.
                 tally.done += 1;
+                printer.done(&photo.path, "in_place", None, to);
                 continue;
             }
             if dry_run {
-                reporter.explain(format_args!(
-                    "{} would go to {}",
-                    mapillary_cli::shown(&photo.path),
-                    mapillary_cli::shown(&destination)
-                ));
                 tally.done += 1;
+                printer.explain(format_args!(
+                    "{} would go to {}",
+                    shown(&photo.path),
+                    shown(&destination)
+                ));
+                printer.done(&photo.path, "would_move", None, to);
                 continue;
             }
             match move_no_clobber(&photo.path, &destination) {
-                Ok(()) => tally.done += 1,
+                Ok(()) => {
+                    tally.done += 1;
+                    printer.done(&photo.path, "moved", None, to);
+                }
                 Err(e) => {
                     tally.failed += 1;
-                    reporter.problem(&photo.path, e);
+                    printer.failed(&photo.path, &e);
                 }
             }
         }
     }
-    if stop.load(Ordering::SeqCst) && left > 0 {
-        reporter.error(format_args!(
+    let interrupted = stop.load(Ordering::SeqCst) && left > 0;
+    if interrupted {
+        printer.error(format_args!(
             "interrupted: {} not moved; run again to finish",
             plural(left, "photo", "photos")
         ));
     }
     let moved = if dry_run { "would be moved" } else { "moved" };
-    reporter.summary(format_args!(
-        "{} {moved} into {} (cutoff {cutoff:.1} s), {} skipped, {} failed",
-        plural(tally.done, "photo", "photos"),
-        plural(groups.len(), "group", "groups"),
-        tally.skipped,
-        tally.failed
-    ));
-    Ok(if stop.load(Ordering::SeqCst) && left > 0 {
+    let mut counts = tally.json();
+    counts["groups"] = json!(groups.len());
+    counts["cutoff_seconds"] = json!(cutoff);
+    printer.summary(
+        format_args!(
+            "{} {moved} into {} (cutoff {cutoff:.1} s), {} skipped, {} failed",
+            plural(tally.done, "photo", "photos"),
+            plural(groups.len(), "group", "groups"),
+            tally.skipped,
+            tally.failed
+        ),
+        counts,
+    );
+    Ok(if interrupted {
         Status::Interrupted
     } else {
-        Status::from_tally(&tally)
+        tally.status()
     })
 }

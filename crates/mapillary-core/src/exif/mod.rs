@@ -20,10 +20,10 @@ pub mod xmp;
 use std::fmt;
 use std::io;
 
-pub use read::{PhotoExif, read_exif};
+pub use read::{NoCaptureTime, PhotoExif, read_exif};
 pub use rewrite::{
-    Decision, RewriteError, RewriteOptions, Updated, remove_stale_temporaries, rewrite_file,
-    update_file,
+    Decision, RewriteError, RewriteOptions, Skipped, Updated, remove_stale_temporaries,
+    rewrite_file, update_file,
 };
 pub use tiff::Value;
 pub use write::{ExifEdits, WriteError};

@@ -1,5 +1,6 @@
 //! Reading the tags the tools need out of a JPEG's EXIF.
 
+use std::fmt;
 use std::fs::File;
 use std::path::Path;
 
@@ -85,15 +86,15 @@ impl PhotoExif {
     /// not a UTC offset. The tools that place photos by camera time
     /// (geotag_from_gpx, time_split, interpolate_direction) use this; the
     /// Mapillary description uses [`crate::description::capture_instant`].
-    pub fn capture_instant(&self, rule: &ZoneRule) -> Result<CaptureInstant, String> {
+    pub fn capture_instant(&self, rule: &ZoneRule) -> Result<CaptureInstant, NoCaptureTime> {
         const TAG: &str = "DateTimeOriginal";
         const OFFSET_TAG: &str = "OffsetTimeOriginal";
         match self.capture_time() {
-            None => Err("no capture time (DateTimeOriginal)".to_string()),
-            Some(Err(e)) => Err(format!("{TAG}: {e}")),
+            None => Err(NoCaptureTime::Missing),
+            Some(Err(e)) => Err(NoCaptureTime::Unreadable(e.to_string())),
             Some(Ok(t)) => t
                 .place(rule, TAG, OFFSET_TAG, self.invalid_offset(OFFSET_TAG))
-                .map_err(|e| format!("{TAG}: {e}")),
+                .map_err(|e| NoCaptureTime::Unreadable(e.to_string())),
         }
     }
 
@@ -109,6 +110,39 @@ impl PhotoExif {
     /// The position, when both coordinates are present.
     pub fn position(&self) -> Option<(f64, f64)> {
         Some((self.latitude?, self.longitude?))
+    }
+}
+
+/// Why a photo has no usable camera capture time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoCaptureTime {
+    /// It has no DateTimeOriginal.
+    Missing,
+    /// Its DateTimeOriginal (or the zone it needs) cannot be used: why.
+    Unreadable(String),
+}
+
+impl fmt::Display for NoCaptureTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoCaptureTime::Missing => f.write_str("no capture time (DateTimeOriginal)"),
+            NoCaptureTime::Unreadable(why) => write!(f, "DateTimeOriginal: {why}"),
+        }
+    }
+}
+
+impl crate::reason::Reason for NoCaptureTime {
+    fn code(&self) -> &'static str {
+        match self {
+            NoCaptureTime::Missing => "no_capture_time",
+            NoCaptureTime::Unreadable(_) => "bad_capture_time",
+        }
+    }
+    fn group(&self) -> String {
+        match self {
+            NoCaptureTime::Missing => self.to_string(),
+            NoCaptureTime::Unreadable(_) => "DateTimeOriginal cannot be used".to_string(),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use super::read::{PhotoExif, exif_block, photo_exif};
 use super::tiff::Tiff;
 use super::write::{ExifEdits, WriteError, ensure_exif_version, rewrite_head, verify_tiff};
 use crate::files::replace::{ModifiedTime, Original, ReplaceError, ReplaceOptions};
+use crate::reason::Reason;
 
 pub use crate::files::replace::remove_stale_temporaries;
 
@@ -61,23 +62,53 @@ impl RewriteOptions {
 }
 
 /// What a tool wants done with one photo, once it has seen its EXIF.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Decision {
     /// Apply these edits.
     Write(ExifEdits),
     /// Leave the photo alone, for this reason.
-    Skip(String),
+    Skip(Skipped),
+}
+
+impl Decision {
+    /// Leave the photo alone, for `reason`.
+    pub fn skip(reason: impl Into<Skipped>) -> Decision {
+        Decision::Skip(reason.into())
+    }
+}
+
+/// Why a tool left a photo alone: any [`Reason`] of the core's.
+#[derive(Debug)]
+pub struct Skipped(Box<dyn Reason>);
+
+impl<R: Reason + 'static> From<R> for Skipped {
+    fn from(reason: R) -> Skipped {
+        Skipped(Box::new(reason))
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Skipped {
+    /// The reason itself.
+    pub fn reason(&self) -> &dyn Reason {
+        &*self.0
+    }
 }
 
 /// What happened to one photo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Updated {
     /// The new EXIF is in place.
     Written,
     /// Dry run: the edits were checked and would have been written.
     WouldWrite,
     /// The tool decided to leave the photo alone.
-    Skipped(String),
+    Skipped(Skipped),
 }
 
 /// Why a photo was not rewritten. The photo is unchanged.
