@@ -1,18 +1,86 @@
-//! GPS tracks: GPX files read into one time-sorted list of points, and the
-//! position at any instant.
+//! GPS tracks: track files read into one time-sorted list of points, and
+//! the position at any instant.
 //!
-//! Times in GPX are UTC. Every track segment, every route and the
-//! waypoints of each file are read, as long as their points carry times;
-//! points from several files and segments are merged in time order.
+//! Each file format has its own reader module (`gpx.rs`), behind one
+//! interface, [`Format`]: a reader turns one document into the timed points
+//! it holds, in document order. What follows is the same for every format:
+//! the sanity checks ([`sanity`]), merging the points of several files in
+//! time order, and [`Track::locate`].
+//!
+//! Times are UTC instants; positions WGS-84 degrees (latitude first);
+//! elevations metres above sea level.
+
+pub mod gpx;
+pub mod sanity;
 
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::geo::{LatLon, bearing, distance, interpolate};
+
+/// The readers, one per format. The first is the one a file named
+/// directly is read with when no reader claims its extension.
+///
+/// To add a format: write its module (`track/<format>.rs`) with a type that
+/// implements [`Format`], declare the module above and list the type here.
+/// Nothing else changes: finding files in folders, the sanity checks,
+/// merging and locating work on what [`Format::read`] returns.
+const FORMATS: &[&dyn Format] = &[&gpx::Gpx];
+
+/// A reader of one track file format.
+///
+/// Implementations read one document from a stream and return its timed
+/// points; they decide what a point is in their format and leave out the
+/// points without a time (they cannot place a photo). They do not judge
+/// the values: a latitude of 200 or an elevation of 1e308 is returned as
+/// written, for [`sanity`] to report once for every format.
+pub trait Format: Sync {
+    /// The format's name in messages, such as "GPX".
+    fn name(&self) -> &'static str;
+
+    /// The file name extensions of the format, without the dot (matched
+    /// in any case), by which files are found in a folder.
+    fn extensions(&self) -> &'static [&'static str];
+
+    /// The timed points of one document, in document order, or why it
+    /// cannot be read.
+    fn read(&self, input: &mut dyn BufRead) -> Result<Vec<ReadPoint>, FormatError>;
+}
+
+/// What kind of point a reader found: which of several points with the
+/// same time is kept (see [`sanity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// Logged along the way (a GPX `<trkpt>`): the most trusted.
+    Track,
+    /// A point of a route (a GPX `<rtept>`).
+    Route,
+    /// A single place marked on its own (a GPX `<wpt>`).
+    Waypoint,
+}
+
+/// A timed point as a reader found it, before the sanity checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadPoint {
+    /// The time, position and elevation as written in the file (the
+    /// position and elevation may be out of range).
+    pub point: TrackPoint,
+    /// What kind of point it is.
+    pub source: Source,
+}
+
+/// Why a reader could not read a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    /// Where: the byte offset in the document, when known.
+    pub offset: Option<u64>,
+    /// Why, in a few words.
+    pub reason: String,
+}
 
 /// One timed fix.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,7 +108,7 @@ pub enum TrackError {
         /// The file.
         path: PathBuf,
     },
-    /// The folder holds no .gpx file, or the pattern matches nothing.
+    /// The folder holds no track file, or the pattern matches nothing.
     NothingFound {
         /// What was given.
         spec: String,
@@ -56,7 +124,10 @@ impl fmt::Display for TrackError {
                 "{}: no track point has a time, so photos cannot be placed on it",
                 path.display()
             ),
-            TrackError::NothingFound { spec } => write!(f, "{spec}: no GPX file found"),
+            TrackError::NothingFound { spec } => {
+                let names: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
+                write!(f, "{spec}: no {} file found", names.join(" or "))
+            }
         }
     }
 }
@@ -130,52 +201,39 @@ pub struct Track {
     files: Vec<PathBuf>,
 }
 
-fn timestamp(t: gpx::Time) -> Option<Timestamp> {
-    let nanos = time::OffsetDateTime::from(t).unix_timestamp_nanos();
-    Timestamp::from_nanosecond(nanos).ok()
-}
-
-fn timed_points(path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
-    let unreadable = |reason: String| TrackError::Unreadable {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file = File::open(path).map_err(|e| unreadable(crate::io_reason(&e)))?;
-    read_points(BufReader::new(file), path)
-}
-
-/// The timed points of a GPX document read from `reader`; `path` names it
-/// in errors.
-fn read_points(reader: impl std::io::Read, path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
-    let unreadable = |reason: String| TrackError::Unreadable {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let gpx = gpx::read(reader).map_err(|e| unreadable(format!("not a valid GPX file ({e})")))?;
-    let mut waypoints: Vec<&gpx::Waypoint> = Vec::new();
-    for track in &gpx.tracks {
-        for segment in &track.segments {
-            waypoints.extend(&segment.points);
-        }
-    }
-    for route in &gpx.routes {
-        waypoints.extend(&route.points);
-    }
-    waypoints.extend(&gpx.waypoints);
-    let points: Vec<TrackPoint> = waypoints
-        .into_iter()
-        .filter_map(|w| {
-            let time = timestamp(w.time?)?;
-            let p = w.point();
-            let position = LatLon::new(p.y(), p.x());
-            let valid = position.lat.abs() <= 90.0 && position.lon.abs() <= 180.0;
-            valid.then_some(TrackPoint {
-                time,
-                position,
-                elevation: w.elevation.filter(|e| e.is_finite()),
-            })
+/// The reader for a file: the format that claims its extension, else the
+/// first.
+fn format_of(path: &Path) -> &'static dyn Format {
+    let extension = path.extension().and_then(|e| e.to_str());
+    FORMATS
+        .iter()
+        .copied()
+        .find(|f| {
+            extension.is_some_and(|e| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(e)))
         })
-        .collect();
+        .unwrap_or(&gpx::Gpx)
+}
+
+fn is_track_file(path: &Path) -> bool {
+    let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
+        return false;
+    };
+    FORMATS.iter().any(|f| {
+        f.extensions()
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(extension))
+    })
+}
+
+/// The points of one file's document, read from `input` (`path` names it
+/// in errors), through the sanity checks.
+fn read_points(input: &mut dyn BufRead, path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
+    let format = format_of(path);
+    let read = format.read(input).map_err(|e| TrackError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.reason,
+    })?;
+    let points = sanity::check(read);
     if points.is_empty() {
         return Err(TrackError::NoTimes {
             path: path.to_path_buf(),
@@ -184,14 +242,17 @@ fn read_points(reader: impl std::io::Read, path: &Path) -> Result<Vec<TrackPoint
     Ok(points)
 }
 
-fn is_gpx(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("gpx"))
+fn timed_points(path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
+    let file = File::open(path).map_err(|e| TrackError::Unreadable {
+        path: path.to_path_buf(),
+        reason: crate::io_reason(&e),
+    })?;
+    read_points(&mut BufReader::new(file), path)
 }
 
-/// The files a `gpx_file` argument names: a file, a folder's .gpx files
-/// (not its subfolders), or a glob pattern such as `logs/*.gpx`.
+/// The files a `gpx_file` argument names: a file, a folder's track files
+/// (by extension, such as .gpx; not its subfolders), or a glob pattern
+/// such as `logs/*.gpx`.
 pub fn track_files(spec: &str) -> Result<Vec<PathBuf>, TrackError> {
     let path = Path::new(spec);
     if path.is_file() {
@@ -205,7 +266,7 @@ pub fn track_files(spec: &str) -> Result<Vec<PathBuf>, TrackError> {
             })?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file() && is_gpx(p))
+            .filter(|p| p.is_file() && is_track_file(p))
             .collect()
     } else if spec.contains(['*', '?', '[']) {
         glob::glob(spec)
@@ -232,7 +293,8 @@ pub fn track_files(spec: &str) -> Result<Vec<PathBuf>, TrackError> {
 }
 
 impl Track {
-    /// Loads every file a `gpx_file` argument names (see [`track_files`]).
+    /// Loads every file a `gpx_file` argument names (see [`track_files`]),
+    /// each in its format.
     pub fn load(spec: &str) -> Result<Track, TrackError> {
         let files = track_files(spec)?;
         let mut points = Vec::new();
@@ -244,11 +306,13 @@ impl Track {
         Ok(track)
     }
 
-    /// Reads one GPX document (`name` is how errors name it).
+    /// Reads one document (`name` is how errors name it, and its
+    /// extension chooses the format; GPX when no format claims it).
     pub fn read(reader: impl std::io::Read, name: &Path) -> Result<Track, TrackError> {
+        let points = read_points(&mut BufReader::new(reader), name)?;
         Ok(Track {
             files: vec![name.to_path_buf()],
-            ..Track::from_points(read_points(reader, name)?)
+            ..Track::from_points(points)
         })
     }
 
