@@ -1,12 +1,15 @@
 //! What the gpx crate (0.10, the GPX reader of the tools before
 //! mapillary_core::track::gpx) refuses or misreads among valid GPX 1.0 and
-//! 1.1 documents: the evidence for docs/tracks.md. Each case is valid
-//! against the GPX schema of its version (the elements are those of the
-//! schemas' element lists).
+//! 1.1 documents, the evidence for docs/tracks.md, and that the reader that
+//! replaced it reads them, and reads the same points as it did where it
+//! read them. Each case is valid against the GPX schema of its version (the
+//! elements are those of the schemas' element lists).
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use mapillary_core::track::{Track, TrackPoint};
 
 /// A GPX 1.1 document with one track point, `inside` in it.
 fn trkpt_1_1(inside: &str) -> String {
@@ -99,7 +102,7 @@ fn refused() -> Vec<(&'static str, String, &'static str)> {
 }
 
 #[test]
-fn the_gpx_crate_refuses_valid_documents() {
+fn the_gpx_crate_refuses_valid_documents_and_track_gpx_reads_them() {
     for (what, document, message) in refused() {
         match gpx::read(document.as_bytes()) {
             Ok(_) => panic!("{what}: the gpx crate now reads it; update docs/tracks.md"),
@@ -108,6 +111,55 @@ fn the_gpx_crate_refuses_valid_documents() {
                 "{what}: the gpx crate says {e}"
             ),
         }
+        let track = Track::read(document.as_bytes(), Path::new("valid.gpx"))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(!track.points().is_empty(), "{what}");
+        assert!(
+            track.findings().is_empty(),
+            "{what}: {:?}",
+            track.findings()
+        );
+    }
+}
+
+/// The timed points the gpx crate reads from a document, as the tools
+/// used them before: every track segment, route and waypoint, sorted by
+/// time, exact duplicates dropped.
+fn gpx_crate_points(document: &[u8]) -> Vec<TrackPoint> {
+    let read = gpx::read(document).unwrap();
+    let mut points = Vec::new();
+    let all = read
+        .tracks
+        .iter()
+        .flat_map(|t| &t.segments)
+        .flat_map(|s| &s.points)
+        .chain(read.routes.iter().flat_map(|r| &r.points))
+        .chain(&read.waypoints);
+    for w in all {
+        let Some(time) = w.time else { continue };
+        let p = w.point();
+        points.push(TrackPoint {
+            // (RFC 3339 in UTC, to the nanosecond.)
+            time: time.format().unwrap().parse().unwrap(),
+            position: mapillary_core::geo::LatLon::new(p.y(), p.x()),
+            elevation: w.elevation,
+        });
+    }
+    Track::from_points(points).points().to_vec()
+}
+
+#[test]
+fn the_same_points_as_the_gpx_crate_on_the_sample_trip_and_the_corpus() {
+    let mut files = vec![mapillary_testkit::testdata().join("trip.gpx")];
+    if let Some(corpus) = mapillary_testkit::corpus("gpx") {
+        files.extend(mapillary_testkit::files_with_extension(&corpus, &["gpx"]));
+    }
+    for file in files {
+        let before = gpx_crate_points(&std::fs::read(&file).unwrap());
+        let track = Track::load(file.to_str().unwrap()).unwrap();
+        assert!(before.len() > 10, "{}", file.display());
+        assert_eq!(track.points(), before, "{}", file.display());
+        assert!(track.findings().is_empty(), "{:?}", track.findings());
     }
 }
 
@@ -120,11 +172,15 @@ fn the_gpx_crate_misreads_foreign_elements_as_gpx_ones() {
     let point = &read.tracks[0].segments[0].points[0];
     let time = point.time.unwrap().format().unwrap();
     assert_eq!(time, "1999-12-31T23:59:59.000000000Z");
+    let track = Track::read(doc.as_bytes(), Path::new("t.gpx")).unwrap();
+    assert_eq!(track.points()[0].time.to_string(), "2021-06-01T10:00:00Z");
     // ... and a private <x:trkpt> (here inside a rte, where 1.0 allows it)
     // for a route point.
     let doc = r#"<gpx version="1.0" creator="t" xmlns="http://www.topografix.com/GPX/1/0" xmlns:x="urn:x"><rte><x:rtept lat="10" lon="10"><x:time>2021-06-01T10:00:35Z</x:time></x:rtept><rtept lat="52.5" lon="13.4"><time>2021-06-01T10:00:40Z</time></rtept></rte></gpx>"#;
     let read = gpx::read(doc.as_bytes()).unwrap();
     assert_eq!(read.routes[0].points.len(), 2, "read as two route points");
+    let track = Track::read(doc.as_bytes(), Path::new("t.gpx")).unwrap();
+    assert_eq!(track.points().len(), 1);
 }
 
 #[test]

@@ -76,10 +76,31 @@ pub struct ReadPoint {
 /// Why a reader could not read a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatError {
-    /// Where: the byte offset in the document, when known.
+    /// Where: the line (from 1), when known.
+    pub line: Option<u64>,
+    /// Where: the byte offset in the document (from 0), when known.
     pub offset: Option<u64>,
     /// Why, in a few words.
     pub reason: String,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.offset) {
+            (Some(line), _) => write!(f, "line {line}: {}", self.reason),
+            (None, Some(offset)) if offset > 0 => write!(f, "byte {offset}: {}", self.reason),
+            _ => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// What the checks found in one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileFinding {
+    /// The file.
+    pub path: PathBuf,
+    /// What was found.
+    pub finding: sanity::Finding,
 }
 
 /// One timed fix.
@@ -94,7 +115,7 @@ pub struct TrackPoint {
 }
 
 /// Why a track could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TrackError {
     /// A file could not be read or parsed.
     Unreadable {
@@ -107,6 +128,13 @@ pub enum TrackError {
     NoTimes {
         /// The file.
         path: PathBuf,
+    },
+    /// A file's points fail the checks of [`sanity`] as a whole.
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: sanity::Refusal,
     },
     /// The folder holds no track file, or the pattern matches nothing.
     NothingFound {
@@ -124,6 +152,7 @@ impl fmt::Display for TrackError {
                 "{}: no track point has a time, so photos cannot be placed on it",
                 path.display()
             ),
+            TrackError::Refused { path, why } => write!(f, "{}: {why}", path.display()),
             TrackError::NothingFound { spec } => {
                 let names: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
                 write!(f, "{spec}: no {} file found", names.join(" or "))
@@ -199,6 +228,7 @@ pub struct Fix {
 pub struct Track {
     points: Vec<TrackPoint>,
     files: Vec<PathBuf>,
+    findings: Vec<FileFinding>,
 }
 
 /// The reader for a file: the format that claims its extension, else the
@@ -227,22 +257,32 @@ fn is_track_file(path: &Path) -> bool {
 
 /// The points of one file's document, read from `input` (`path` names it
 /// in errors), through the sanity checks.
-fn read_points(input: &mut dyn BufRead, path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
+fn read_points(input: &mut dyn BufRead, path: &Path) -> Result<sanity::Checked, TrackError> {
     let format = format_of(path);
     let read = format.read(input).map_err(|e| TrackError::Unreadable {
         path: path.to_path_buf(),
-        reason: e.reason,
+        reason: e.to_string(),
     })?;
-    let points = sanity::check(read);
-    if points.is_empty() {
+    let checked = sanity::check(read).map_err(|why| TrackError::Refused {
+        path: path.to_path_buf(),
+        why,
+    })?;
+    if checked.points.is_empty() {
         return Err(TrackError::NoTimes {
             path: path.to_path_buf(),
         });
     }
-    Ok(points)
+    Ok(checked)
 }
 
-fn timed_points(path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
+fn file_findings(path: &Path, checked: &sanity::Checked) -> impl Iterator<Item = FileFinding> {
+    checked.findings.iter().map(|&finding| FileFinding {
+        path: path.to_path_buf(),
+        finding,
+    })
+}
+
+fn timed_points(path: &Path) -> Result<sanity::Checked, TrackError> {
     let file = File::open(path).map_err(|e| TrackError::Unreadable {
         path: path.to_path_buf(),
         reason: crate::io_reason(&e),
@@ -298,32 +338,52 @@ impl Track {
     pub fn load(spec: &str) -> Result<Track, TrackError> {
         let files = track_files(spec)?;
         let mut points = Vec::new();
+        let mut findings = Vec::new();
         for f in &files {
-            points.extend(timed_points(f)?);
+            let checked = timed_points(f)?;
+            findings.extend(file_findings(f, &checked));
+            if points.is_empty() {
+                // One file (the usual case): its points, not a copy.
+                points = checked.points;
+            } else {
+                points.extend(checked.points);
+            }
         }
-        let mut track = Track::from_points(points);
-        track.files = files;
-        Ok(track)
+        Ok(Track {
+            files,
+            findings,
+            ..Track::from_points(points)
+        })
     }
 
     /// Reads one document (`name` is how errors name it, and its
     /// extension chooses the format; GPX when no format claims it).
     pub fn read(reader: impl std::io::Read, name: &Path) -> Result<Track, TrackError> {
-        let points = read_points(&mut BufReader::new(reader), name)?;
+        let checked = read_points(&mut BufReader::new(reader), name)?;
         Ok(Track {
             files: vec![name.to_path_buf()],
-            ..Track::from_points(points)
+            findings: file_findings(name, &checked).collect(),
+            ..Track::from_points(checked.points)
         })
     }
 
     /// A track of these points (sorted here; exact duplicates dropped).
+    /// They are taken as they are: the checks of [`sanity`] are those of
+    /// [`Track::load`] and [`Track::read`], once per file.
     pub fn from_points(mut points: Vec<TrackPoint>) -> Track {
         points.sort_by_key(|p| p.time);
         points.dedup_by(|b, a| a.time == b.time && a.position == b.position);
         Track {
             points,
             files: Vec::new(),
+            findings: Vec::new(),
         }
+    }
+
+    /// What the checks found in each file, for the tool to report (at most
+    /// one finding of each kind per file, in file order).
+    pub fn findings(&self) -> &[FileFinding] {
+        &self.findings
     }
 
     /// The points, sorted by time.
@@ -595,6 +655,67 @@ mod tests {
     }
 
     #[test]
+    fn findings_are_per_file_and_refusals_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.gpx", GPX11);
+        // A Berlin walk with a waypoint in Sydney and an impossible
+        // elevation.
+        let mut berlin = String::from(
+            r#"<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">
+<wpt lat="-33.8688" lon="151.2093"><time>2021-06-01T11:00:05.5Z</time></wpt><trk><trkseg>"#,
+        );
+        for i in 0..10 {
+            let ele = if i == 3 { "1e308" } else { "34" };
+            berlin.push_str(&format!(
+                "<trkpt lat=\"52.52\" lon=\"{}\"><ele>{ele}</ele><time>2021-06-01T11:00:{i:02}Z</time></trkpt>\n",
+                13.4 + f64::from(i) * 2e-5
+            ));
+        }
+        berlin.push_str("</trkseg></trk></gpx>");
+        let b = write(dir.path(), "b.gpx", &berlin);
+        let track = Track::load(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(track.points().len(), 13);
+        let found: Vec<(PathBuf, String)> = track
+            .findings()
+            .iter()
+            .map(|f| (f.path.clone(), f.finding.to_string()))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|(p, _)| *p == b), "{found:?}");
+        assert!(
+            found[0]
+                .1
+                .starts_with("1 elevation of a point left out (the first: 1e308 m)")
+        );
+        assert!(
+            found[1]
+                .1
+                .starts_with("1 point left out: implausibly far from its neighbours")
+        );
+        // Berlin photos stay in Berlin.
+        let fix = track.locate(at("2021-06-01T11:00:05.5Z"), GAP).unwrap();
+        assert!((fix.position.lat - 52.52).abs() < 1e-9, "{fix:?}");
+        // Read alone, the same.
+        let one = Track::read(berlin.as_bytes(), Path::new("b.gpx")).unwrap();
+        assert_eq!(one.findings().len(), 2);
+        // A file that is mostly outliers is refused, named.
+        let noisy = r#"<gpx version="1.1" creator="t"><trk><trkseg>
+<trkpt lat="52.52" lon="13.4"><time>2021-06-01T11:00:00Z</time></trkpt>
+<trkpt lat="-33.87" lon="151.2"><time>2021-06-01T11:00:01Z</time></trkpt>
+</trkseg></trk></gpx>"#;
+        let c = write(dir.path(), "c.gpx", noisy);
+        let err = Track::load(dir.path().to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: 1 of its 2 timed points are implausibly far from their neighbours (faster \
+                 than 1,500 km/h), so which are right cannot be told; not used",
+                c.display()
+            )
+        );
+    }
+
+    #[test]
     fn clear_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let untimed = write(
@@ -619,7 +740,10 @@ mod tests {
         let err = Track::load(broken.to_str().unwrap())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("broken.gpx: not a valid GPX file"), "{err}");
+        assert!(
+            err.contains("broken.gpx: line 1: not a valid GPX file ("),
+            "{err}"
+        );
         let err = Track::load(dir.path().join("missing.gpx").to_str().unwrap())
             .unwrap_err()
             .to_string();
