@@ -358,6 +358,8 @@ struct Frame {
 struct Namespace {
     prefix: Vec<u8>,
     uri: Vec<u8>,
+    /// Whether it is GPX in this document (known once the root is).
+    gpx: bool,
 }
 
 /// The point being read.
@@ -513,13 +515,21 @@ fn text_of(bytes: &[u8]) -> Option<&str> {
 /// The text of a value with its character and entity references replaced
 /// (only the five XML ones and character references: entities declared in
 /// a DTD are never expanded); `what` names the value in errors.
-fn unescape<'t>(raw: &'t str, what: &str) -> Result<std::borrow::Cow<'t, str>, String> {
+fn unescape<'t>(
+    raw: &'t str,
+    what: impl Fn() -> String,
+) -> Result<std::borrow::Cow<'t, str>, String> {
     quick_xml::escape::unescape(raw).map_err(|e| match e {
         quick_xml::escape::EscapeError::UnrecognizedEntity(_, name) => {
-            format!("{what} uses the entity &{name};, which is not expanded")
+            format!("{} uses the entity &{name};, which is not expanded", what())
         }
-        other => format!("{what} is not valid text ({other})"),
+        other => format!("{} is not valid text ({other})", what()),
     })
+}
+
+/// The start of a value, for messages: trimmed, at most 40 characters.
+fn shown(text: &str) -> String {
+    text.trim().chars().take(40).collect()
 }
 
 /// `<name>` for messages, from a tag's name.
@@ -536,9 +546,9 @@ impl Document {
             Event::End(_) => self.end()?,
             Event::Text(t) => {
                 if let Some(Kind::Value(field)) = self.kind() {
-                    let what = format!("the {}", field.tag());
-                    let raw = text_of(&t).ok_or_else(|| format!("{what} is not text"))?;
-                    let text = unescape(raw, &what)?;
+                    let what = || format!("the {}", field.tag());
+                    let raw = text_of(&t).ok_or_else(|| format!("{} is not text", what()))?;
+                    let text = unescape(raw, what)?;
                     self.append(field, &text)?;
                 } else if self.open.is_empty()
                     && let Some(first) = t.iter().position(|b| !b.is_ascii_whitespace())
@@ -645,6 +655,10 @@ impl Document {
 
     /// Records the namespace declarations of a tag.
     fn declare(&mut self, e: &BytesStart<'_>) -> Result<(), Refusal> {
+        // Most tags (every point) declare nothing: one quick look.
+        if memchr::memmem::find(e.attributes_raw(), b"xmlns").is_none() {
+            return Ok(());
+        }
         for attribute in e.attributes().with_checks(false) {
             let attribute = attribute.map_err(|e| format!("not a valid GPX file ({e})"))?;
             let prefix = match attribute.key.as_namespace_binding() {
@@ -662,9 +676,11 @@ impl Document {
                     "a namespace name longer than {MAX_NAME_BYTES} bytes; refused"
                 )));
             }
+            let uri = attribute.value.into_owned();
             self.namespaces.push(Namespace {
                 prefix,
-                uri: attribute.value.into_owned(),
+                gpx: self.is_gpx_namespace(&uri),
+                uri,
             });
         }
         Ok(())
@@ -681,15 +697,25 @@ impl Document {
         }
     }
 
-    /// Whether an element is a GPX one, by its namespace.
-    fn is_gpx(&self, name: QName<'_>) -> bool {
-        let prefix = name.prefix().map(|p| p.into_inner()).unwrap_or(b"");
-        let Some(uri) = self.namespace_of(prefix) else {
-            return false;
-        };
+    /// Whether a namespace is GPX in this document: none, one of GPX's,
+    /// or the root element's.
+    fn is_gpx_namespace(&self, uri: &[u8]) -> bool {
         uri.is_empty()
             || GPX_NAMESPACES.contains(&uri)
             || self.root_namespace.as_deref() == Some(uri)
+    }
+
+    /// Whether an element is a GPX one, by its namespace.
+    fn is_gpx(&self, name: QName<'_>) -> bool {
+        let prefix = name.prefix().map(|p| p.into_inner()).unwrap_or(b"");
+        let declared = |n: &&Namespace| {
+            n.prefix.len() == prefix.len() && (prefix.is_empty() || n.prefix == prefix)
+        };
+        match self.namespaces.iter().rev().find(declared) {
+            Some(n) => n.gpx,
+            // No default namespace declared: no namespace, GPX.
+            None => prefix.is_empty(),
+        }
     }
 
     /// What an element is, from its parent and its name.
@@ -705,21 +731,28 @@ impl Document {
             }
             let prefix = name.prefix().map(|p| p.into_inner()).unwrap_or(b"");
             self.root_namespace = self.namespace_of(prefix).map(<[u8]>::to_vec);
+            // The root's own declarations were made before its namespace
+            // was known.
+            for i in 0..self.namespaces.len() {
+                self.namespaces[i].gpx = self.is_gpx_namespace(&self.namespaces[i].uri);
+            }
             self.started = true;
             return Ok(Kind::Root);
         };
         if !self.is_gpx(name) {
             return Ok(Kind::Other);
         }
+        // (Byte patterns, not string ones: compared in place, for every
+        // element of every point.)
         Ok(match (parent, local) {
-            (Kind::Root, b"trk") => Kind::Track,
-            (Kind::Root, b"rte") => Kind::Route,
-            (Kind::Root, b"wpt") | (Kind::Route, b"rtept") | (Kind::Segment, b"trkpt") => {
-                Kind::Point
-            }
-            (Kind::Track, b"trkseg") => Kind::Segment,
-            (Kind::Point, b"ele") => Kind::Value(Field::Elevation),
-            (Kind::Point, b"time") => Kind::Value(Field::Time),
+            (Kind::Root, [b't', b'r', b'k']) => Kind::Track,
+            (Kind::Root, [b'r', b't', b'e']) => Kind::Route,
+            (Kind::Root, [b'w', b'p', b't'])
+            | (Kind::Route, [b'r', b't', b'e', b'p', b't'])
+            | (Kind::Segment, [b't', b'r', b'k', b'p', b't']) => Kind::Point,
+            (Kind::Track, [b't', b'r', b'k', b's', b'e', b'g']) => Kind::Segment,
+            (Kind::Point, [b'e', b'l', b'e']) => Kind::Value(Field::Elevation),
+            (Kind::Point, [b't', b'i', b'm', b'e']) => Kind::Value(Field::Time),
             _ => Kind::Other,
         })
     }
@@ -759,16 +792,16 @@ impl Document {
         let Some(draft) = self.draft.as_mut() else {
             return Ok(());
         };
-        let shown = || text.trim().chars().take(40).collect::<String>();
         match field {
             Field::Elevation => {
                 let ele = number(&text)
-                    .ok_or_else(|| format!("the <ele> '{}' is not a number", shown()))?;
+                    .ok_or_else(|| format!("the <ele> '{}' is not a number", shown(&text)))?;
                 draft.elevation.get_or_insert(ele);
             }
             Field::Time => {
-                let t = time(&text)
-                    .ok_or_else(|| format!("the <time> '{}' is not a date and time", shown()))?;
+                let t = time(&text).ok_or_else(|| {
+                    format!("the <time> '{}' is not a date and time", shown(&text))
+                })?;
                 draft.time.get_or_insert(t);
             }
         }
@@ -778,34 +811,44 @@ impl Document {
 
 /// A point's `lat` and `lon` attributes.
 fn point_start(e: &BytesStart<'_>, source: Source) -> Result<Draft, Refusal> {
-    let name = tag(e.name());
+    // (Messages are made only when needed: this runs for every point.)
+    let name = || tag(e.name());
     let (mut lat, mut lon) = (None, None);
     // Without the duplicate check, which compares every attribute with
     // every other one; the two that matter are checked here.
     for attribute in e.attributes().with_checks(false) {
         let attribute = attribute.map_err(|e| format!("not a valid GPX file ({e})"))?;
-        let slot = match attribute.key.as_ref() {
-            b"lat" => &mut lat,
-            b"lon" => &mut lon,
+        // (Byte patterns, not string ones: compared in place, for every
+        // attribute of every point.)
+        let (key, slot) = match attribute.key.as_ref() {
+            [b'l', b'a', b't'] => ("lat", &mut lat),
+            [b'l', b'o', b'n'] => ("lon", &mut lon),
             _ => continue,
         };
-        let key = String::from_utf8_lossy(attribute.key.as_ref()).into_owned();
         if slot.is_some() {
             return Err(Refusal::from(format!(
-                "not a valid GPX file ({name} has two {key} attributes)"
+                "not a valid GPX file ({} has two {key} attributes)",
+                name()
             )));
         }
-        let what = format!("the {key} of a {name}");
-        let raw = text_of(&attribute.value).ok_or_else(|| format!("{what} is not text"))?;
-        let text = unescape(raw, &what)?;
+        let what = || format!("the {key} of a {}", name());
+        let raw = text_of(&attribute.value).ok_or_else(|| format!("{} is not text", what()))?;
+        let text = unescape(raw, what)?;
         let value = number(&text).ok_or_else(|| {
-            let shown: String = text.trim().chars().take(40).collect();
-            format!("the {key} '{shown}' of a {name} is not a number")
+            format!(
+                "the {key} '{}' of a {} is not a number",
+                shown(&text),
+                name()
+            )
         })?;
         *slot = Some(value);
     }
-    let missing =
-        |key: &str| format!("not a valid GPX file (a {name} without its {key} attribute)");
+    let missing = |key: &str| {
+        format!(
+            "not a valid GPX file (a {} without its {key} attribute)",
+            name()
+        )
+    };
     Ok(Draft {
         source,
         lat: lat.ok_or_else(|| missing("lat"))?,

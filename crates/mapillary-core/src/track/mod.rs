@@ -287,7 +287,8 @@ fn timed_points(path: &Path) -> Result<sanity::Checked, TrackError> {
         path: path.to_path_buf(),
         reason: crate::io_reason(&e),
     })?;
-    read_points(&mut BufReader::new(file), path)
+    // (Large reads: the parser asks for more often with small ones.)
+    read_points(&mut BufReader::with_capacity(1 << 16, file), path)
 }
 
 /// The files a `gpx_file` argument names: a file, a folder's track files
