@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mapillary_core::api::upload::UploadService;
+use mapillary_core::api::upload::{UploadService, max_retries};
 use mapillary_core::upload::history::History;
 use mapillary_core::upload::{
     Outcome, PlannedImage, PreparedSequence, SequencePlan, Uploader, group_by_sequence, prepare,
 };
 
 use crate::network::{Connection, sign_in};
-use crate::report::{Reporter, Unit, plural};
+use crate::report::{Reporter, Unit, plural, shown};
 use crate::{Failure, Status, interrupt_flag};
 
 /// How to run an upload.
@@ -61,6 +61,7 @@ pub fn upload_sequences(
     settings: &UploadSettings<'_>,
 ) -> Result<(Vec<SequenceResult>, Status), Failure> {
     let stop = interrupt_flag();
+    let max_retries = max_retries(connection.credentials.env()).map_err(Failure::Usage)?;
     // Sign in and open the history before the long hashing pass, so that
     // a wrong password is reported at once.
     let signed_in = if settings.dry_run {
@@ -70,7 +71,7 @@ pub fn upload_sequences(
     };
     let history_path = History::default_path(connection.credentials.env());
     let history = History::open(&history_path).map_err(Failure::fatal)?;
-    reporter.explain(format_args!("upload history {}", history_path.display()));
+    reporter.explain(format_args!("upload history {}", shown(&history_path)));
 
     // A dry run hashes every photo with its upload description first (no
     // network); a real run hashes each photo just before sending it.
@@ -109,7 +110,9 @@ pub fn upload_sequences(
             )
         }
     };
-    let service = UploadService::new(&endpoints.upload, token.clone()).with_stop(stop);
+    let service = UploadService::new(&endpoints.upload, token.clone())
+        .with_max_retries(max_retries)
+        .with_stop(stop);
     let r = reporter.clone();
     let notify = move |m: &str| r.warn(m);
     let uploader = Uploader {
@@ -154,7 +157,9 @@ pub fn upload_sequences(
         std::thread::scope(|scope| {
             if total > 0 {
                 reporter.start_progress(total, Unit::Bytes);
-                scope.spawn(|| {
+                // Where no thread can be started the bar moves less often;
+                // the upload goes on.
+                let _ = std::thread::Builder::new().spawn_scoped(scope, || {
                     while !done.load(Ordering::SeqCst) {
                         reporter.set_progress(
                             uploader.sent.load(Ordering::Relaxed)
@@ -288,7 +293,7 @@ pub fn move_into(reporter: &Reporter, file: &Path, folder: &Path) -> bool {
     match mapillary_core::files::move_no_clobber(file, &folder.join(name)) {
         Ok(()) => true,
         Err(e) => {
-            reporter.problem(file, format_args!("not moved to {}: {e}", folder.display()));
+            reporter.problem(file, format_args!("not moved to {}: {e}", shown(folder)));
             false
         }
     }

@@ -14,7 +14,9 @@ pub mod files;
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod geo;
+pub mod reason;
 pub mod sequence;
+pub mod shown;
 pub mod track;
 pub mod upload;
 

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
+use mapillary_cli::photos::{find_photos, report_time_warnings, rewrite_photos, summary_line};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
+    Tool, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
@@ -30,19 +31,25 @@ const TOOL: Tool = Tool {
             doc: "The sequence the photos join (letters, digits, _ and -); default: a new random UUID for this run.",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
-    description: "Reads each photo's GPS position, capture time, altitude, direction, orientation, make and model \
-        from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) into its EXIF \
-        ImageDescription. All photos of one run share one sequence UUID.\n\n\
-        Required: GPSLatitude and GPSLongitude, and a capture time: DateTimeOriginal, else DateTimeDigitized, \
-        else DateTime (each with its sub-seconds and offset; without an offset, in the computer's zone or \
-        --timezone), else GPSDateStamp with GPSTimeStamp. MAPCaptureTime is written in UTC with milliseconds. \
-        A photo without Orientation gets MAPOrientation 1 (upright), as the 2015 tool did. A photo missing \
-        a required tag is skipped with the tag named.\n\n\
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, FORCE, KEEP_MTIME],
+    description: "Reads each photo's GPS position, capture time, altitude, heading, orientation, make, model and \
+        serial numbers from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) \
+        into its EXIF ImageDescription, with the values the official client (mapillary_tools) derives from the \
+        same photo. All photos of one run share one sequence UUID.\n\n\
+        Required: GPSLatitude and GPSLongitude, and a capture time: GPSDateStamp with GPSTimeStamp (UTC) \
+        unless the date is 1970-01-01, else DateTimeOriginal, else DateTimeDigitized, else DateTime (each with \
+        its sub-seconds and offset; without an offset, in the computer's zone, or in --timezone). An offset \
+        tag that is not a UTC offset is reported with the zone used instead. MAPCaptureTime is written in UTC \
+        with milliseconds (truncated). MAPCompassHeading is GPSImgDirection, else GPSTrack; MAPCameraUUID is \
+        the body and lens serial numbers. A photo without Orientation gets MAPOrientation 1 (upright), as the \
+        2015 tool did. A photo missing a required tag is skipped with the tag named.\n\n\
         The description holds no user key: the credentials used at upload decide the account, as with the \
         official client. No network is needed. A Mapillary description already in the photo keeps its \
-        other keys; any other ImageDescription text is replaced. Only ImageDescription changes; every other \
-        tag and the image bytes are kept, and each photo is replaced atomically.",
+        other keys; those that Mapillary's schema does not allow at the top level (the 2015 apps' \
+        MAPSettingsUsername, MAPPhotoUUID, ...) are kept inside MAPMetaTags (-v names them). A description \
+        that would still not fit the schema is not written: the photo is skipped with the key named. Any \
+        other ImageDescription text is replaced. Only ImageDescription changes; every other tag and the \
+        image bytes are kept, and each photo is replaced atomically. docs/description.md has the rules.",
     environment: &[
         (
             "MAPILLARY_USERNAME",
@@ -63,6 +70,7 @@ const TOOL: Tool = Tool {
             "Use a chosen sequence id, camera clock in Berlin time.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_mapillary_tag_from_exif.py (2015)",
 };
 
@@ -94,9 +102,17 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         |_, file| {
             update_file(file, options, |exif| {
                 match Description::tag_photo(exif, file, &sequence, &rule) {
-                    Ok(description) => {
+                    Ok(built) => {
+                        report_time_warnings(reporter, file, &built.warnings);
+                        if !built.moved.is_empty() {
+                            reporter.explain(format_args!(
+                                "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
+                                mapillary_cli::shown(file),
+                                built.moved.join(", ")
+                            ));
+                        }
                         let mut edits = ExifEdits::new();
-                        edits.set_text(tags::IMAGE_DESCRIPTION, &description.to_json());
+                        edits.set_text(tags::IMAGE_DESCRIPTION, &built.description.to_json());
                         Decision::Write(edits)
                     }
                     Err(e) => Decision::Skip(e.to_string()),
@@ -105,7 +121,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!("{}: {verb} sequence {sequence}", file.display()))
+            Some(format!(
+                "{}: {verb} sequence {sequence}",
+                mapillary_cli::shown(file)
+            ))
         },
     );
     let user = Credentials::new(Environment::from_process()).username();

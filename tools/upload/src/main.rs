@@ -27,8 +27,10 @@ const TOOL: Tool = Tool {
         photos are skipped with a hint to use upload_with_authentication. Photos are grouped into sequences \
         by MAPSequenceUUID, in capture-time order, and each sequence is sent to Mapillary API v4 as an \
         image bundle: every photo with its description, then a manifest, then the finish call that makes \
-        it a sequence (joining the organization of MAPOrganizationKey, if any). The photos themselves are \
-        not changed.\n\n\
+        it a sequence (joining the organization of MAPOrganizationKey, if any: inside MAPMetaTags, as \
+        add_project writes it, or at the top level, as its earlier versions did; MAPMetaTags itself is not \
+        sent). A photo whose description would not fit Mapillary's image description schema is skipped \
+        with the key named. The photos themselves are not changed.\n\n\
         Uploads resume: an interrupted photo continues from the bytes the server holds, photos already \
         uploaded are not sent again, and a sequence already finished is skipped (the upload history, in \
         ~/.local/share/mapillary-tools-rs/, remembers). Ctrl-C stops cleanly; run again to go on.\n\n\
@@ -68,6 +70,7 @@ const TOOL: Tool = Tool {
             "Show the sequences and sizes; send nothing.",
         ),
     ],
+    files: "",
     replaces: "upload.py (2015)",
 };
 

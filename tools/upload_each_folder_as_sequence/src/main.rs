@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::network::{connect, sign_in};
-use mapillary_cli::photos::{find_photos, read_photos};
+use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
 use mapillary_cli::uploading::{UploadSettings, plan_sequences, upload_sequences};
 use mapillary_cli::{
     Args, DRY_RUN, Failure, Positional, Reporter, Status, TIMEZONE, Tool, UPLOAD_JOBS, zone_rule,
@@ -66,6 +66,7 @@ const TOOL: Tool = Tool {
             "The same, joining organization 1234567890.",
         ),
     ],
+    files: "",
     replaces: "upload_each_folder_as_sequence.py (2015)",
 };
 
@@ -100,10 +101,14 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let (images, tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
         let folder = file.parent().map(PathBuf::from).unwrap_or_default();
         let sequence = folders.get(&folder).cloned().unwrap_or_default();
-        let mut description =
+        let built =
             Description::tag_photo(&exif, file, &sequence, &rule).map_err(|e| e.to_string())?;
+        report_time_warnings(reporter, file, &built.warnings);
+        let mut description = built.description;
         if let Some(org) = &organization {
-            description.set_organization(&org.id);
+            description
+                .set_organization(&org.id)
+                .map_err(|e| e.to_string())?;
         }
         Ok(PlannedImage {
             path: file.to_path_buf(),
@@ -114,7 +119,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         return Ok(status);
     }
     for (folder, sequence) in &folders {
-        reporter.explain(format_args!("{}: sequence {sequence}", folder.display()));
+        reporter.explain(format_args!(
+            "{}: sequence {sequence}",
+            mapillary_cli::shown(folder)
+        ));
     }
     let (plans, left_out) = plan_sequences(reporter, images);
     let settings = UploadSettings {

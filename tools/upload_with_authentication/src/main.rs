@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::network::connect;
-use mapillary_cli::photos::{find_photos, read_photos};
+use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
 use mapillary_cli::uploading::{UploadSettings, plan_sequences, upload_sequences};
 use mapillary_cli::{
     Args, DRY_RUN, Failure, Opt, Positional, Reporter, Status, TIMEZONE, Tool, UPLOAD_JOBS,
@@ -80,6 +80,7 @@ const TOOL: Tool = Tool {
             "The same from a script.",
         ),
     ],
+    files: "",
     replaces: "upload_with_authentication.py (2015)",
 };
 
@@ -94,7 +95,7 @@ fn finalize_on_terminal(sequence: &PreparedSequence) -> bool {
         eprint!(
             "{} photos of sequence {} uploaded. Finalize upload? [y/n] ",
             sequence.images.len(),
-            sequence.name
+            mapillary_cli::report::escaped(&sequence.name)
         );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -135,11 +136,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         {
             return Err("already holds a Mapillary description: use upload".to_string());
         }
-        let description =
+        let built =
             Description::from_exif(&exif, file, &sequence, &rule).map_err(|e| e.to_string())?;
+        report_time_warnings(reporter, file, &built.warnings);
         Ok(PlannedImage {
             path: file.to_path_buf(),
-            description,
+            description: built.description,
         })
     });
     if status == Status::Interrupted {
