@@ -21,6 +21,7 @@ use crate::exif::read::read_head_exif;
 use crate::exif::{ExifEdits, RewriteOptions, Updated, jpeg, rewrite_file};
 use crate::geo::LatLon;
 use crate::track::Track;
+use crate::track::sanity::{MAX_ELEVATION_M, MIN_ELEVATION_M};
 
 /// The EXIF reader on arbitrary bytes: no panic, values in range.
 pub fn exif_read(data: &[u8]) {
@@ -116,18 +117,45 @@ fn rewrite_once(
     }
 }
 
-/// The GPX loader on an arbitrary document: no panic; a loaded track has
-/// sorted timed points and locates instants inside it in range.
+/// The GPX loader on an arbitrary document: no panic; an error is one
+/// printable line naming the file; a loaded track has timed points, one per
+/// instant in time order, positions and elevations in range, at most one
+/// finding of each kind, and locates instants inside it in range.
 pub fn gpx_load(data: &[u8]) {
-    let Ok(track) = Track::read(data, Path::new("fuzz.gpx")) else {
-        return;
+    let track = match Track::read(data, Path::new("fuzz.gpx")) {
+        Ok(track) => track,
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.starts_with("fuzz.gpx: "), "{message:?}");
+            assert!(!message.chars().any(char::is_control), "{message:?}");
+            return;
+        }
     };
     let points = track.points();
     assert!(!points.is_empty(), "a track without timed points loaded");
     assert!(
-        points.windows(2).all(|w| w[0].time <= w[1].time),
-        "unsorted"
+        points.windows(2).all(|w| w[0].time < w[1].time),
+        "unsorted, or two points at one instant"
     );
+    for p in points {
+        let LatLon { lat, lon } = p.position;
+        assert!(lat.abs() <= 90.0 && lon.abs() <= 180.0, "{p:?}");
+        if let Some(e) = p.elevation {
+            assert!((MIN_ELEVATION_M..=MAX_ELEVATION_M).contains(&e), "{p:?}");
+        }
+    }
+    let findings = track.findings();
+    for (i, f) in findings.iter().enumerate() {
+        let kind = std::mem::discriminant(&f.finding);
+        assert!(
+            findings[..i]
+                .iter()
+                .all(|g| std::mem::discriminant(&g.finding) != kind),
+            "{findings:?}"
+        );
+        let message = f.finding.to_string();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+    }
     let (first, last) = (points[0].time, points[points.len() - 1].time);
     let quarter = last.duration_since(first) / 4;
     for k in 0..=4 {

@@ -55,7 +55,13 @@ const TOOL: Tool = Tool {
         GPSVersionID 2.3.0.0. The photo's earlier GPS tags are replaced; nothing else changes, and each \
         photo is replaced atomically.\n\n\
         Photos before the first or after the last track point, or inside a gap longer than --max-gap, are \
-        skipped with the reason. Photos are processed on all cores.",
+        skipped with the reason. Photos are processed on all cores.\n\n\
+        GPX 1.0 and 1.1 files may hold any of their elements and extensions (what is not needed is \
+        passed over; points without a time are not used). Each file's points are checked, and what is left out is reported once per file: points \
+        implausibly far from their neighbours (faster than 1,500 km/h; a file that is mostly such points \
+        is refused), all but one of the points that share a time at different places (a track point is \
+        kept before a route point, before a waypoint, each the first in the file), and elevations outside \
+        -500 to 9,000 m (the point keeps its position).",
     environment: &[(
         "TZ",
         "The computer's zone, for capture times without OffsetTimeOriginal.",
@@ -101,6 +107,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let jobs = mapillary_cli::jobs(args)?;
 
     let track = Track::load(&gpx).map_err(Failure::fatal)?;
+    // What the track checks left out, once per file: a warning, the
+    // photos are still placed on what is left.
+    for f in track.findings() {
+        reporter.caution(&f.path, f.finding);
+    }
     reporter.explain(format_args!(
         "{} from {}",
         plural(track.points().len(), "track point", "track points"),

@@ -282,9 +282,10 @@ fn several_files_and_segments_by_pattern_or_folder() {
                 ("2021-06-01T14:00:00Z", 20.0, 20.0, None),
                 ("2021-06-01T14:00:10Z", 20.01, 20.0, None),
             ],
+            // Three hours on, 1,500 km away (500 km/h: plausible).
             &[
-                ("2021-06-01T15:00:00Z", 30.0, 30.0, None),
-                ("2021-06-01T15:00:20Z", 30.0, 30.02, None),
+                ("2021-06-01T17:00:00Z", 30.0, 30.0, None),
+                ("2021-06-01T17:00:20Z", 30.0, 30.02, None),
             ],
         ]),
     )
@@ -293,7 +294,7 @@ fn several_files_and_segments_by_pattern_or_folder() {
     fs::create_dir_all(&photos).unwrap();
     let a = photo(&photos, "a.jpg", "2021:06:01 08:00:05", Some("Z"));
     let b = photo(&photos, "b.jpg", "2021:06:01 14:00:05", Some("Z"));
-    let c = photo(&photos, "c.jpg", "2021:06:01 15:00:05", Some("Z"));
+    let c = photo(&photos, "c.jpg", "2021:06:01 17:00:05", Some("Z"));
     let pattern = format!("{}/*.gpx", logs.display());
     let (code, _, stderr) = geotag("UTC", args![photos, pattern]);
     assert_eq!(code, 0, "{stderr}");
@@ -303,7 +304,7 @@ fn several_files_and_segments_by_pattern_or_folder() {
     // The folder form gives the same.
     let (code, _, _) = geotag("UTC", args![c, logs, "--", "-5"]);
     assert_eq!(code, 0);
-    // With the camera 5 s behind: 15:00:10Z, half way.
+    // With the camera 5 s behind: 17:00:10Z, half way.
     assert_position(&c, 30.0, 30.01);
 }
 
@@ -318,7 +319,7 @@ fn bad_tracks_and_arguments_change_nothing() {
     fs::write(&junk, "this is not xml").unwrap();
     for (track, message) in [
         (untimed.clone(), "untimed.gpx: no track point has a time"),
-        (junk.clone(), "junk.gpx: not a valid GPX file"),
+        (junk.clone(), "junk.gpx: line 1: not a valid GPX file"),
         (
             dir.path().join("none.gpx"),
             "none.gpx: no such file or folder",

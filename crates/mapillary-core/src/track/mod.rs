@@ -1,18 +1,107 @@
-//! GPS tracks: GPX files read into one time-sorted list of points, and the
-//! position at any instant.
+//! GPS tracks: track files read into one time-sorted list of points, and
+//! the position at any instant.
 //!
-//! Times in GPX are UTC. Every track segment, every route and the
-//! waypoints of each file are read, as long as their points carry times;
-//! points from several files and segments are merged in time order.
+//! Each file format has its own reader module (`gpx.rs`), behind one
+//! interface, [`Format`]: a reader turns one document into the timed points
+//! it holds, in document order. What follows is the same for every format:
+//! the sanity checks ([`sanity`]), merging the points of several files in
+//! time order, and [`Track::locate`].
+//!
+//! Times are UTC instants; positions WGS-84 degrees (latitude first);
+//! elevations metres above sea level.
+
+pub mod gpx;
+pub mod sanity;
 
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::geo::{LatLon, bearing, distance, interpolate};
+
+/// The readers, one per format. The first is the one a file named
+/// directly is read with when no reader claims its extension.
+///
+/// To add a format: write its module (`track/<format>.rs`) with a type that
+/// implements [`Format`], declare the module above and list the type here.
+/// Nothing else changes: finding files in folders, the sanity checks,
+/// merging and locating work on what [`Format::read`] returns.
+const FORMATS: &[&dyn Format] = &[&gpx::Gpx];
+
+/// A reader of one track file format.
+///
+/// Implementations read one document from a stream and return its timed
+/// points; they decide what a point is in their format and leave out the
+/// points without a time (they cannot place a photo). They do not judge
+/// the values: a latitude of 200 or an elevation of 1e308 is returned as
+/// written, for [`sanity`] to report once for every format.
+pub trait Format: Sync {
+    /// The format's name in messages, such as "GPX".
+    fn name(&self) -> &'static str;
+
+    /// The file name extensions of the format, without the dot (matched
+    /// in any case), by which files are found in a folder.
+    fn extensions(&self) -> &'static [&'static str];
+
+    /// The timed points of one document, in document order, or why it
+    /// cannot be read.
+    fn read(&self, input: &mut dyn BufRead) -> Result<Vec<ReadPoint>, FormatError>;
+}
+
+/// What kind of point a reader found: which of several points with the
+/// same time is kept (see [`sanity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// Logged along the way (a GPX `<trkpt>`): the most trusted.
+    Track,
+    /// A point of a route (a GPX `<rtept>`).
+    Route,
+    /// A single place marked on its own (a GPX `<wpt>`).
+    Waypoint,
+}
+
+/// A timed point as a reader found it, before the sanity checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadPoint {
+    /// The time, position and elevation as written in the file (the
+    /// position and elevation may be out of range).
+    pub point: TrackPoint,
+    /// What kind of point it is.
+    pub source: Source,
+}
+
+/// Why a reader could not read a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    /// Where: the line (from 1), when known.
+    pub line: Option<u64>,
+    /// Where: the byte offset in the document (from 0), when known.
+    pub offset: Option<u64>,
+    /// Why, in a few words.
+    pub reason: String,
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.offset) {
+            (Some(line), _) => write!(f, "line {line}: {}", self.reason),
+            (None, Some(offset)) if offset > 0 => write!(f, "byte {offset}: {}", self.reason),
+            _ => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// What the checks found in one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileFinding {
+    /// The file.
+    pub path: PathBuf,
+    /// What was found.
+    pub finding: sanity::Finding,
+}
 
 /// One timed fix.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +115,7 @@ pub struct TrackPoint {
 }
 
 /// Why a track could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TrackError {
     /// A file could not be read or parsed.
     Unreadable {
@@ -40,7 +129,14 @@ pub enum TrackError {
         /// The file.
         path: PathBuf,
     },
-    /// The folder holds no .gpx file, or the pattern matches nothing.
+    /// A file's points fail the checks of [`sanity`] as a whole.
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: sanity::Refusal,
+    },
+    /// The folder holds no track file, or the pattern matches nothing.
     NothingFound {
         /// What was given.
         spec: String,
@@ -56,7 +152,11 @@ impl fmt::Display for TrackError {
                 "{}: no track point has a time, so photos cannot be placed on it",
                 path.display()
             ),
-            TrackError::NothingFound { spec } => write!(f, "{spec}: no GPX file found"),
+            TrackError::Refused { path, why } => write!(f, "{}: {why}", path.display()),
+            TrackError::NothingFound { spec } => {
+                let names: Vec<&str> = FORMATS.iter().map(|f| f.name()).collect();
+                write!(f, "{spec}: no {} file found", names.join(" or "))
+            }
         }
     }
 }
@@ -128,70 +228,72 @@ pub struct Fix {
 pub struct Track {
     points: Vec<TrackPoint>,
     files: Vec<PathBuf>,
+    findings: Vec<FileFinding>,
 }
 
-fn timestamp(t: gpx::Time) -> Option<Timestamp> {
-    let nanos = time::OffsetDateTime::from(t).unix_timestamp_nanos();
-    Timestamp::from_nanosecond(nanos).ok()
-}
-
-fn timed_points(path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
-    let unreadable = |reason: String| TrackError::Unreadable {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file = File::open(path).map_err(|e| unreadable(crate::io_reason(&e)))?;
-    read_points(BufReader::new(file), path)
-}
-
-/// The timed points of a GPX document read from `reader`; `path` names it
-/// in errors.
-fn read_points(reader: impl std::io::Read, path: &Path) -> Result<Vec<TrackPoint>, TrackError> {
-    let unreadable = |reason: String| TrackError::Unreadable {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let gpx = gpx::read(reader).map_err(|e| unreadable(format!("not a valid GPX file ({e})")))?;
-    let mut waypoints: Vec<&gpx::Waypoint> = Vec::new();
-    for track in &gpx.tracks {
-        for segment in &track.segments {
-            waypoints.extend(&segment.points);
-        }
-    }
-    for route in &gpx.routes {
-        waypoints.extend(&route.points);
-    }
-    waypoints.extend(&gpx.waypoints);
-    let points: Vec<TrackPoint> = waypoints
-        .into_iter()
-        .filter_map(|w| {
-            let time = timestamp(w.time?)?;
-            let p = w.point();
-            let position = LatLon::new(p.y(), p.x());
-            let valid = position.lat.abs() <= 90.0 && position.lon.abs() <= 180.0;
-            valid.then_some(TrackPoint {
-                time,
-                position,
-                elevation: w.elevation.filter(|e| e.is_finite()),
-            })
+/// The reader for a file: the format that claims its extension, else the
+/// first.
+fn format_of(path: &Path) -> &'static dyn Format {
+    let extension = path.extension().and_then(|e| e.to_str());
+    FORMATS
+        .iter()
+        .copied()
+        .find(|f| {
+            extension.is_some_and(|e| f.extensions().iter().any(|x| x.eq_ignore_ascii_case(e)))
         })
-        .collect();
-    if points.is_empty() {
+        .unwrap_or(&gpx::Gpx)
+}
+
+fn is_track_file(path: &Path) -> bool {
+    let Some(extension) = path.extension().and_then(|e| e.to_str()) else {
+        return false;
+    };
+    FORMATS.iter().any(|f| {
+        f.extensions()
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(extension))
+    })
+}
+
+/// The points of one file's document, read from `input` (`path` names it
+/// in errors), through the sanity checks.
+fn read_points(input: &mut dyn BufRead, path: &Path) -> Result<sanity::Checked, TrackError> {
+    let format = format_of(path);
+    let read = format.read(input).map_err(|e| TrackError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let checked = sanity::check(read).map_err(|why| TrackError::Refused {
+        path: path.to_path_buf(),
+        why,
+    })?;
+    if checked.points.is_empty() {
         return Err(TrackError::NoTimes {
             path: path.to_path_buf(),
         });
     }
-    Ok(points)
+    Ok(checked)
 }
 
-fn is_gpx(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("gpx"))
+fn file_findings(path: &Path, checked: &sanity::Checked) -> impl Iterator<Item = FileFinding> {
+    checked.findings.iter().map(|&finding| FileFinding {
+        path: path.to_path_buf(),
+        finding,
+    })
 }
 
-/// The files a `gpx_file` argument names: a file, a folder's .gpx files
-/// (not its subfolders), or a glob pattern such as `logs/*.gpx`.
+fn timed_points(path: &Path) -> Result<sanity::Checked, TrackError> {
+    let file = File::open(path).map_err(|e| TrackError::Unreadable {
+        path: path.to_path_buf(),
+        reason: crate::io_reason(&e),
+    })?;
+    // (Large reads: the parser asks for more often with small ones.)
+    read_points(&mut BufReader::with_capacity(1 << 16, file), path)
+}
+
+/// The files a `gpx_file` argument names: a file, a folder's track files
+/// (by extension, such as .gpx; not its subfolders), or a glob pattern
+/// such as `logs/*.gpx`.
 pub fn track_files(spec: &str) -> Result<Vec<PathBuf>, TrackError> {
     let path = Path::new(spec);
     if path.is_file() {
@@ -205,7 +307,7 @@ pub fn track_files(spec: &str) -> Result<Vec<PathBuf>, TrackError> {
             })?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_file() && is_gpx(p))
+            .filter(|p| p.is_file() && is_track_file(p))
             .collect()
     } else if spec.contains(['*', '?', '[']) {
         glob::glob(spec)
@@ -232,34 +334,57 @@ pub fn track_files(spec: &str) -> Result<Vec<PathBuf>, TrackError> {
 }
 
 impl Track {
-    /// Loads every file a `gpx_file` argument names (see [`track_files`]).
+    /// Loads every file a `gpx_file` argument names (see [`track_files`]),
+    /// each in its format.
     pub fn load(spec: &str) -> Result<Track, TrackError> {
         let files = track_files(spec)?;
         let mut points = Vec::new();
+        let mut findings = Vec::new();
         for f in &files {
-            points.extend(timed_points(f)?);
+            let checked = timed_points(f)?;
+            findings.extend(file_findings(f, &checked));
+            if points.is_empty() {
+                // One file (the usual case): its points, not a copy.
+                points = checked.points;
+            } else {
+                points.extend(checked.points);
+            }
         }
-        let mut track = Track::from_points(points);
-        track.files = files;
-        Ok(track)
+        Ok(Track {
+            files,
+            findings,
+            ..Track::from_points(points)
+        })
     }
 
-    /// Reads one GPX document (`name` is how errors name it).
+    /// Reads one document (`name` is how errors name it, and its
+    /// extension chooses the format; GPX when no format claims it).
     pub fn read(reader: impl std::io::Read, name: &Path) -> Result<Track, TrackError> {
+        let checked = read_points(&mut BufReader::new(reader), name)?;
         Ok(Track {
             files: vec![name.to_path_buf()],
-            ..Track::from_points(read_points(reader, name)?)
+            findings: file_findings(name, &checked).collect(),
+            ..Track::from_points(checked.points)
         })
     }
 
     /// A track of these points (sorted here; exact duplicates dropped).
+    /// They are taken as they are: the checks of [`sanity`] are those of
+    /// [`Track::load`] and [`Track::read`], once per file.
     pub fn from_points(mut points: Vec<TrackPoint>) -> Track {
         points.sort_by_key(|p| p.time);
         points.dedup_by(|b, a| a.time == b.time && a.position == b.position);
         Track {
             points,
             files: Vec::new(),
+            findings: Vec::new(),
         }
+    }
+
+    /// What the checks found in each file, for the tool to report (at most
+    /// one finding of each kind per file, in file order).
+    pub fn findings(&self) -> &[FileFinding] {
+        &self.findings
     }
 
     /// The points, sorted by time.
@@ -531,6 +656,67 @@ mod tests {
     }
 
     #[test]
+    fn findings_are_per_file_and_refusals_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.gpx", GPX11);
+        // A Berlin walk with a waypoint in Sydney and an impossible
+        // elevation.
+        let mut berlin = String::from(
+            r#"<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">
+<wpt lat="-33.8688" lon="151.2093"><time>2021-06-01T11:00:05.5Z</time></wpt><trk><trkseg>"#,
+        );
+        for i in 0..10 {
+            let ele = if i == 3 { "1e308" } else { "34" };
+            berlin.push_str(&format!(
+                "<trkpt lat=\"52.52\" lon=\"{}\"><ele>{ele}</ele><time>2021-06-01T11:00:{i:02}Z</time></trkpt>\n",
+                13.4 + f64::from(i) * 2e-5
+            ));
+        }
+        berlin.push_str("</trkseg></trk></gpx>");
+        let b = write(dir.path(), "b.gpx", &berlin);
+        let track = Track::load(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(track.points().len(), 13);
+        let found: Vec<(PathBuf, String)> = track
+            .findings()
+            .iter()
+            .map(|f| (f.path.clone(), f.finding.to_string()))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|(p, _)| *p == b), "{found:?}");
+        assert!(
+            found[0]
+                .1
+                .starts_with("1 elevation of a point left out (the first: 1e308 m)")
+        );
+        assert!(
+            found[1]
+                .1
+                .starts_with("1 point left out: implausibly far from its neighbours")
+        );
+        // Berlin photos stay in Berlin.
+        let fix = track.locate(at("2021-06-01T11:00:05.5Z"), GAP).unwrap();
+        assert!((fix.position.lat - 52.52).abs() < 1e-9, "{fix:?}");
+        // Read alone, the same.
+        let one = Track::read(berlin.as_bytes(), Path::new("b.gpx")).unwrap();
+        assert_eq!(one.findings().len(), 2);
+        // A file that is mostly outliers is refused, named.
+        let noisy = r#"<gpx version="1.1" creator="t"><trk><trkseg>
+<trkpt lat="52.52" lon="13.4"><time>2021-06-01T11:00:00Z</time></trkpt>
+<trkpt lat="-33.87" lon="151.2"><time>2021-06-01T11:00:01Z</time></trkpt>
+</trkseg></trk></gpx>"#;
+        let c = write(dir.path(), "c.gpx", noisy);
+        let err = Track::load(dir.path().to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: 1 of its 2 timed points are implausibly far from their neighbours (faster \
+                 than 1,500 km/h), so which are right cannot be told; not used",
+                c.display()
+            )
+        );
+    }
+
+    #[test]
     fn clear_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let untimed = write(
@@ -555,7 +741,10 @@ mod tests {
         let err = Track::load(broken.to_str().unwrap())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("broken.gpx: not a valid GPX file"), "{err}");
+        assert!(
+            err.contains("broken.gpx: line 1: not a valid GPX file ("),
+            "{err}"
+        );
         let err = Track::load(dir.path().join("missing.gpx").to_str().unwrap())
             .unwrap_err()
             .to_string();
