@@ -14,6 +14,7 @@ pub mod files;
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod geo;
+pub mod map;
 pub mod sequence;
 pub mod shown;
 pub mod track;
