@@ -197,6 +197,7 @@ const READ_PAGE: &str = r#"(() => {
     })),
     tracks: [...svg.querySelectorAll('polyline.track')].map(p => [...p.points].map(pt => onScreen(p, pt))),
     gaps: svg.querySelectorAll('line.gap').length,
+    bar: (b => [b.getBoundingClientRect().width, Number(b.dataset.metres)])(document.getElementById('scale-bar')),
     unplaced: [...document.querySelectorAll('#unplaced li')].map(li => li.textContent),
     names: [...document.querySelectorAll('.name')].map(e => e.textContent),
     counts: document.querySelector('.counts').textContent,
@@ -336,6 +337,21 @@ fn check_map(mut page: Page, placed: &[Photo]) -> Value {
             "{d:?} off the common scale ({fitted:?})"
         );
     }
+
+    // The scale bar is as long as it says, at the common scale and the
+    // latitude of the photos (Web Mercator: 2πR·cos(lat) metres per world).
+    let lat = placed
+        .iter()
+        .map(|p| expected_fix(p.at.unwrap()).0)
+        .sum::<f64>()
+        / n;
+    let metres_per_px = 2.0 * std::f64::consts::PI * 6_378_137.0 * lat.to_radians().cos() / scale;
+    let bar_px = read["bar"][0].as_f64().unwrap();
+    let bar_m = read["bar"][1].as_f64().unwrap();
+    assert!(
+        (bar_px * metres_per_px / bar_m - 1.0).abs() < 0.02,
+        "a bar of {bar_px} px says {bar_m} m; {metres_per_px} m a pixel"
+    );
 
     // The track: two runs (the gap is dashed), from its first point to
     // its last.

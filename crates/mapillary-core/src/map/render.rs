@@ -616,6 +616,36 @@ mod tests {
     }
 
     #[test]
+    fn sequences_without_a_track_get_a_colour_a_line_and_a_legend_each() {
+        // What the local server shows: photos received in sequences.
+        let mut photos = Vec::new();
+        for (k, seq) in ["seq<A>", "seq&B"].iter().enumerate() {
+            for i in 0..3 {
+                let mut p = photo(
+                    &format!("{k}_{i}.jpg"),
+                    52.5 + 0.001 * f64::from(i),
+                    13.4 + 0.01 * k as f64,
+                );
+                p.sequence = Some((*seq).to_string());
+                p.time = at("2021-06-01T10:00:00Z") + SignedDuration::from_secs(i64::from(i));
+                photos.push(p);
+            }
+        }
+        let html = render(&MapPage {
+            photos,
+            ..MapPage::default()
+        });
+        assert_eq!(html.matches("<polyline class=\"sequence c0\"").count(), 1);
+        assert_eq!(html.matches("<polyline class=\"sequence c1\"").count(), 1);
+        assert_eq!(html.matches("<g class=\"photo c1\"").count(), 3);
+        assert!(html.contains("sequence <span class=\"name\">seq&lt;A&gt;</span>: 3 photos</li>"));
+        assert!(html.contains("sequence <span class=\"name\">seq&amp;B</span>: 3 photos</li>"));
+        assert!(html.contains("\nsequence seq&amp;B</title>"));
+        assert!(!html.contains("polyline class=\"track\""));
+        assert!(html.contains("6 photos on the map, 0 not placed; a track of 0 points."));
+    }
+
+    #[test]
     fn gaps_in_the_track_are_dashed() {
         let t0 = at("2021-06-01T10:00:00Z");
         let track: Vec<TrackPoint> = [0, 1, 2, 500, 501]
