@@ -51,7 +51,7 @@ pub enum Parsed {
 /// ("increment must be a finite number of seconds, not '-inf'") instead of
 /// lexopt reading `-inf` as the options `-i -n -f`; no tool has a short
 /// option that such a cluster could mean.
-fn is_negative_number(arg: &OsStr) -> bool {
+pub(crate) fn is_negative_number(arg: &OsStr) -> bool {
     arg.to_str()
         .is_some_and(|s| s.len() > 1 && s.starts_with('-') && s[1..].parse::<f64>().is_ok())
 }

@@ -5,10 +5,14 @@
 //! skipped, 2 usage error).
 
 pub mod args;
+pub mod failure;
+pub mod flags;
 pub mod network;
 pub mod photos;
+pub mod printer;
 pub mod report;
 pub mod spec;
+pub mod tool;
 pub mod uploading;
 
 use std::fmt::Display;

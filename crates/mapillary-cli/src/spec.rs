@@ -309,14 +309,14 @@ fn option_label(o: &Opt) -> String {
     s
 }
 
-fn paragraphs(text: &str) -> Vec<String> {
+pub(crate) fn paragraphs(text: &str) -> Vec<String> {
     text.split("\n\n")
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|p| !p.is_empty())
         .collect()
 }
 
-fn wrap(text: &str, width: usize) -> String {
+pub(crate) fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = 0;
     for word in text.split_whitespace() {
@@ -335,7 +335,7 @@ fn wrap(text: &str, width: usize) -> String {
 }
 
 /// Escapes text for roff: backslashes, and dots or quotes at line starts.
-fn roff(text: &str) -> String {
+pub(crate) fn roff(text: &str) -> String {
     let escaped = text.replace('\\', "\\e").replace('-', "\\-");
     if escaped.starts_with('.') || escaped.starts_with('\'') {
         format!("\\&{escaped}")

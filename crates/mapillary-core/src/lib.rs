@@ -15,6 +15,7 @@ pub mod files;
 pub mod fuzz_checks;
 pub mod geo;
 pub mod map;
+pub mod reason;
 pub mod sequence;
 pub mod shown;
 pub mod track;

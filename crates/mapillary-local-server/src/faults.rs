@@ -119,23 +119,6 @@ impl Fault {
     }
 }
 
-/// A size such as `3MiB`, `500k`, `1024`.
-fn size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    let factor = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1024,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        _ => return None,
-    };
-    n.checked_mul(factor)
-}
-
 /// A duration such as `50ms`, `2s`, `1.5s`.
 pub fn duration(text: &str) -> Option<Duration> {
     let t = text.trim();
@@ -206,7 +189,11 @@ pub fn parse(spec: &str) -> Result<Fault, FaultSyntax> {
             retry_after: retry_after.or(default_wait),
         }
     } else if let Some(v) = head.strip_prefix("drop-after=") {
-        Action::DropAfter(size(v).filter(|n| *n > 0).ok_or_else(bad)?)
+        Action::DropAfter(
+            crate::limits::parse_size(v)
+                .filter(|n| *n > 0)
+                .ok_or_else(bad)?,
+        )
     } else if let Some(v) = head.strip_prefix("slow=") {
         Action::Slow(duration(v).ok_or_else(bad)?)
     } else {

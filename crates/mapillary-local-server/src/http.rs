@@ -5,22 +5,25 @@
 // only add noise.
 #![allow(clippy::result_large_err)]
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::faults::{Action, Scope};
-use crate::state::{Found, SequenceRecord, State, StoredImage, is_safe_key};
+use crate::limits::{BodyError, BodyReader, MAX_JSON_BODY, format_size};
+use crate::state::{Found, SequenceRecord, State, StoredImage, StoredVideo, is_safe_key};
 use crate::thumbnail;
-use crate::validate;
+use crate::validate::{self, Received, Source};
+use crate::video::{self, VideoKind};
 
 /// An answer.
 pub type Reply = Response<Full<Bytes>>;
@@ -169,12 +172,28 @@ fn reader_of(state: &State, token: Option<&str>) -> Result<(), Reply> {
     user_of(state, token).map(|_| ())
 }
 
-async fn body_json(req: Request<Incoming>) -> Result<Value, Reply> {
-    let bytes = Limited::new(req.into_body(), 1 << 20)
-        .collect()
-        .await
-        .map_err(|_| bad_request("the request body could not be read"))?
-        .to_bytes();
+/// A JSON request body of at most [`MAX_JSON_BODY`] bytes, read under the
+/// body timeouts.
+async fn body_json(state: &State, req: Request<Incoming>) -> Result<Value, Reply> {
+    let mut body = BodyReader::new(req.into_body(), &state.limits);
+    let bytes = match body.collect(MAX_JSON_BODY).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return Err(graph_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "the request body is larger than {}",
+                    format_size(MAX_JSON_BODY as u64)
+                ),
+                "GraphMethodException",
+                100,
+            ));
+        }
+        Err(BodyError::TooSlow(m)) => return Err(too_slow(&m, false)),
+        Err(BodyError::Broken(_)) => {
+            return Err(bad_request("the request body could not be read"));
+        }
+    };
     serde_json::from_slice(&bytes)
         .map_err(|e| bad_request(&format!("the request body is not JSON ({e})")))
 }
@@ -242,6 +261,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, 
         (&Method::GET, ["me"]) => me(&state, token.as_deref(), &pairs),
         (&Method::GET, ["images"]) => images(&state, token.as_deref(), &pairs),
         (&Method::POST, ["finish_upload"]) => finish_upload(&state, token.as_deref(), req).await,
+        (&Method::POST, ["logging"]) => logging(&state, token.as_deref(), req).await,
         (&Method::GET, ["thumbnails", id, file]) => {
             thumbnail_reply(&state, token.is_some(), id, file)
         }
@@ -292,7 +312,7 @@ async fn login(state: &State, token: Option<&str>, req: Request<Incoming>) -> Re
             190,
         );
     }
-    let body = match body_json(req).await {
+    let body = match body_json(state, req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -491,19 +511,62 @@ fn upload_offset(state: &State, token: Option<&str>, key: &str) -> Reply {
     if !is_safe_key(key) {
         return bad_request("the session key is not a valid name");
     }
-    let offset = std::fs::metadata(state.upload_path(key)).map_or(0, |m| m.len());
-    json_reply(StatusCode::OK, &json!({"offset": offset}))
+    json_reply(StatusCode::OK, &json!({"offset": state.held(key)}))
+}
+
+/// An upload service error: `{"debug_info": {"retriable", "type", "message"}}`.
+fn upload_error(status: StatusCode, kind: &str, retriable: bool, message: &str) -> Reply {
+    json_reply(
+        status,
+        &json!({"debug_info": {"retriable": retriable, "type": kind, "message": message}}),
+    )
 }
 
 fn offset_mismatch(held: u64, sent: Option<u64>) -> Reply {
-    json_reply(
+    upload_error(
         StatusCode::PRECONDITION_FAILED,
-        &json!({"debug_info": {
-            "retriable": true,
-            "type": "OffsetMismatch",
-            "message": format!("offset {} does not match the {held} bytes held; ask for the offset again", sent.map_or("missing".to_string(), |s| s.to_string())),
-        }}),
+        "OffsetMismatch",
+        true,
+        &format!(
+            "offset {} does not match the {held} bytes held; ask for the offset again",
+            sent.map_or("missing".to_string(), |s| s.to_string())
+        ),
     )
+}
+
+fn upload_too_large(key: &str, total: u64, max: u64) -> Reply {
+    upload_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "FileTooLarge",
+        false,
+        &format!(
+            "the upload {key} would hold {total} bytes or more, beyond the {} one upload may hold here (the local server's --max-upload-size); nothing of this request was kept",
+            format_size(max)
+        ),
+    )
+}
+
+fn too_slow(message: &str, upload: bool) -> Reply {
+    let message = format!("{message}; the connection is closed");
+    if upload {
+        upload_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            true,
+            &message,
+        )
+    } else {
+        graph_error(StatusCode::REQUEST_TIMEOUT, &message, "RequestTimeout", 408)
+    }
+}
+
+/// Answers a refused upload after reading what the client still sends
+/// (at most `cap` bytes): most clients send the whole body before they
+/// read the answer, and would otherwise see a reset connection instead of
+/// the refusal.
+async fn refuse(body: &mut BodyReader, answer: Reply, cap: u64) -> Result<Reply, Cut> {
+    body.drain(cap).await;
+    Ok(answer)
 }
 
 async fn upload_post(
@@ -515,44 +578,97 @@ async fn upload_post(
 ) -> Result<Reply, Cut> {
     state.count("upload_post");
     state.with_stats(|s| s.upload_posts += 1);
-    if let Err(r) = user_of(state, token) {
-        return Ok(r);
-    }
-    if !is_safe_key(key) {
-        return Ok(bad_request("the session key is not a valid name"));
-    }
     let header = |name: &str| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
+            .and_then(|o| o.parse::<u64>().ok())
     };
-    let sent_offset = header("offset").and_then(|o| o.parse::<u64>().ok());
-    let entity_length = header("x-entity-length").and_then(|o| o.parse::<u64>().ok());
+    let sent_offset = header("offset");
+    let entity_length = header("x-entity-length");
+    let content_length = header("content-length");
+    let max = state.limits.max_upload_bytes;
+    // Reading on makes sense only for a body that ends soon enough.
+    let drain_cap = match content_length {
+        Some(n) if n > max => 0,
+        _ => max,
+    };
+    let mut body = BodyReader::new(req.into_body(), &state.limits);
+    if let Err(r) = user_of(state, token) {
+        return refuse(&mut body, r, drain_cap).await;
+    }
+    if !is_safe_key(key) {
+        return refuse(
+            &mut body,
+            bad_request("the session key is not a valid name"),
+            drain_cap,
+        )
+        .await;
+    }
     let lock = state.upload_lock(key);
     let _guard = lock.lock().await;
+    body.restart_clock();
+    let finished_refusal = |held: u64| {
+        upload_error(
+            StatusCode::CONFLICT,
+            "UploadFinished",
+            false,
+            &format!(
+                "the upload {key} belongs to a finished sequence and can no longer be changed (it holds {held} bytes); upload changed bytes under a new session key"
+            ),
+        )
+    };
+    if state.is_finished(key) {
+        // The same bytes again (nothing more at the end) get the handle,
+        // anything else is refused.
+        let held = state.held(key);
+        return match body.next().await {
+            Ok(None) if sent_offset == Some(held) => Ok(json_reply(
+                StatusCode::OK,
+                &json!({"h": State::handle_for(key)}),
+            )),
+            Ok(_) => refuse(&mut body, finished_refusal(held), drain_cap).await,
+            Err(BodyError::TooSlow(m)) => Ok(too_slow(&m, true)),
+            Err(BodyError::Broken(e)) => Err(Cut(format!("the upload of {key} broke off: {e}"))),
+        };
+    }
     let path = state.upload_path(key);
     let held = std::fs::metadata(&path).map_or(0, |m| m.len());
     if sent_offset != Some(held) {
-        return Ok(offset_mismatch(held, sent_offset));
+        return refuse(&mut body, offset_mismatch(held, sent_offset), drain_cap).await;
+    }
+    let declared = entity_length
+        .unwrap_or(0)
+        .max(held.saturating_add(content_length.unwrap_or(0)));
+    if declared > max {
+        return refuse(&mut body, upload_too_large(key, declared, max), drain_cap).await;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .map_err(|e| Cut(format!("cannot store {key}: {e}")))?;
+    // A stored photo of a sequence is a second name of its upload: never
+    // write into a file that has another name, whatever the key.
+    if has_other_names(&file) {
+        return refuse(&mut body, finished_refusal(held), drain_cap).await;
+    }
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut body = req.into_body();
     let mut received = 0u64;
     let mut total = held;
     let outcome: Result<(), Cut> = loop {
-        match body.frame().await {
-            None => break Ok(()),
-            Some(Err(e)) => break Err(Cut(format!("the upload of {key} broke off: {e}"))),
-            Some(Ok(frame)) => {
-                let Ok(mut data) = frame.into_data() else {
-                    continue;
-                };
+        match body.next().await {
+            Ok(None) => break Ok(()),
+            Err(BodyError::TooSlow(m)) => {
+                // What arrived is kept: the client can resume from it.
+                let _ = out.flush();
+                return Ok(too_slow(&m, true));
+            }
+            Err(BodyError::Broken(e)) => {
+                break Err(Cut(format!("the upload of {key} broke off: {e}")));
+            }
+            Ok(Some(mut data)) => {
                 let mut cut = false;
                 if let Some(limit) = drop_after
                     && received + data.len() as u64 >= limit
@@ -564,7 +680,20 @@ async fn upload_post(
                     && total + data.len() as u64 > len
                 {
                     let _ = out.flush();
-                    return Ok(bad_request("the body is longer than X-Entity-Length"));
+                    return refuse(
+                        &mut body,
+                        bad_request("the body is longer than X-Entity-Length"),
+                        drain_cap,
+                    )
+                    .await;
+                }
+                if total + data.len() as u64 > max {
+                    // Nothing of this request is kept: the disk holds at
+                    // most the limit, whatever the client sends.
+                    let (file, _) = out.into_parts();
+                    let _ = file.set_len(held);
+                    let answer = upload_too_large(key, total + data.len() as u64, max);
+                    return refuse(&mut body, answer, drain_cap).await;
                 }
                 if let Err(e) = out.write_all(&data) {
                     break Err(Cut(format!("cannot store {key}: {e}")));
@@ -592,29 +721,59 @@ async fn upload_post(
     ))
 }
 
+#[cfg(unix)]
+fn has_other_names(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().is_ok_and(|m| m.nlink() > 1)
+}
+
+#[cfg(not(unix))]
+fn has_other_names(_file: &std::fs::File) -> bool {
+    false
+}
+
+fn server_error(message: &str) -> Reply {
+    graph_error(StatusCode::INTERNAL_SERVER_ERROR, message, "Error", 1)
+}
+
+/// The file types `finish_upload` turns into a sequence.
+const FILE_TYPES: &[&str] = &[
+    "zip",
+    "mly_bundle_manifest",
+    "mly_camm_video",
+    "mly_blackvue_video",
+];
+
 async fn finish_upload(state: &State, token: Option<&str>, req: Request<Incoming>) -> Reply {
     state.count("finish_upload");
     let user = match user_of(state, token) {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let body = match body_json(req).await {
+    let body = match body_json(state, req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
     let Some(handle) = body["file_handle"].as_str().map(str::to_string) else {
-        return bad_request("file_handle is missing");
+        return bad_request("finish_upload needs file_handle (a string)");
     };
-    let file_type = body["file_type"].as_str().unwrap_or("").to_string();
-    if !matches!(file_type.as_str(), "zip" | "mly_bundle_manifest") {
+    let Some(file_type) = body["file_type"].as_str().map(str::to_string) else {
         return bad_request(&format!(
-            "file_type '{file_type}' is not accepted here (zip or mly_bundle_manifest)"
+            "finish_upload needs file_type (one of {})",
+            FILE_TYPES.join(", ")
+        ));
+    };
+    if !FILE_TYPES.contains(&file_type.as_str()) {
+        return bad_request(&format!(
+            "file_type '{file_type}' is not accepted (one of {})",
+            FILE_TYPES.join(", ")
         ));
     }
     let organization = match &body["organization_id"] {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
-        _ => None,
+        Value::Null => None,
+        _ => return bad_request("organization_id must be a string or a number"),
     };
     if let Some(org) = &organization
         && !state.organizations_of(&user).iter().any(|o| &o.id == org)
@@ -626,73 +785,202 @@ async fn finish_upload(state: &State, token: Option<&str>, req: Request<Incoming
             10,
         );
     }
-    let Some(path) = state.upload_for_handle(&handle) else {
+    let Some(key) = validate::key_of_handle(&handle)
+        .filter(|k| is_safe_key(k))
+        .map(str::to_string)
+    else {
         return bad_request(&format!("unknown file handle {handle}"));
     };
-    let _guard = state.finish_lock.lock().await;
+    let _finishing = state.finish_lock.lock().await;
     if let Some(done) = state.sequence_for_handle(&handle) {
         return json_reply(StatusCode::OK, &json!({"cluster_id": done.cluster_id}));
     }
-    let received = if file_type == "zip" {
-        validate::check_zip(&path)
-    } else {
-        match std::fs::read(&path) {
-            Ok(bytes) => validate::check_manifest(&bytes, |h| state.upload_for_handle(h)),
-            Err(e) => Err(format!("the manifest cannot be read ({e})")),
-        }
+    // No POST may change an upload while it is checked and stored.
+    let _key_guard = state.upload_lock(&key).lock_owned().await;
+    let Some((_, path)) = state.upload_for_handle(&handle) else {
+        return bad_request(&format!("unknown file handle {handle}"));
     };
-    let received = match received {
-        Ok(r) => r,
-        Err(why) => return bad_request(&format!("finish_upload refused: {why}")),
-    };
+    let refused = |why: String| bad_request(&format!("finish_upload refused: {why}"));
     let cluster_id = format!("{}", 7_000_000 + state.next_number());
     let folder = state.data_dir.join("sequences").join(&cluster_id);
-    if let Err(e) = std::fs::create_dir_all(&folder) {
-        return graph_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("cannot store: {e}"),
-            "Error",
-            1,
-        );
-    }
-    let mut images = Vec::with_capacity(received.len());
-    for (i, r) in received.iter().enumerate() {
-        let file = format!("{i}.jpg");
-        match validate::store(r, &folder.join(&file)) {
-            Ok(bytes) => images.push(StoredImage {
-                id: format!("{}", 900_000_000 + state.next_number()),
-                file,
-                bytes,
-                description: r.description.clone(),
-            }),
-            Err(e) => {
-                return graph_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot store: {e}"),
-                    "Error",
-                    1,
-                );
-            }
-        }
-    }
-    let record = SequenceRecord {
+    let mut record = SequenceRecord {
         cluster_id: cluster_id.clone(),
         user_id: user,
         organization_id: organization,
-        file_type,
+        file_type: file_type.clone(),
         file_handle: handle,
         received_at: jiff::Timestamp::now().to_string(),
-        images,
+        images: Vec::new(),
+        video: None,
     };
-    if let Err(e) = state.add_sequence(record) {
-        return graph_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("cannot store: {e}"),
-            "Error",
-            1,
-        );
+    // Held until the sequence is recorded.
+    let mut image_guards = Vec::new();
+    let stored = if let Some(kind) = VideoKind::from_file_type(&file_type) {
+        let info = match video::check(&path, kind) {
+            Ok(i) => i,
+            Err(why) => return refused(why),
+        };
+        if info.bytes > state.sequence_limits.max_bytes {
+            return refused(format!(
+                "the video is larger than {}, the most one sequence may hold",
+                format_size(state.sequence_limits.max_bytes)
+            ));
+        }
+        store_video(&path, &folder, info.bytes).map(|v| record.video = Some(v))
+    } else {
+        let received = if file_type == "zip" {
+            validate::check_zip(
+                &path,
+                &state.schema,
+                &state.sequence_limits,
+                state.limits.max_upload_bytes,
+            )
+        } else {
+            let handles = match read_manifest(&path)
+                .and_then(|h| validate::check_count(&state.sequence_limits, h.len()).map(|()| h))
+            {
+                Ok(h) => h,
+                Err(why) => return refused(why),
+            };
+            // The images are locked too, in one order (finishes run one
+            // at a time, and a POST holds only its own key).
+            let keys: BTreeSet<&str> = handles
+                .iter()
+                .filter_map(|h| validate::key_of_handle(h))
+                .filter(|k| *k != key && is_safe_key(k))
+                .collect();
+            for k in keys {
+                image_guards.push(state.upload_lock(k).lock_owned().await);
+            }
+            validate::check_manifest(
+                &handles,
+                |h| state.upload_for_handle(h),
+                &state.schema,
+                &state.sequence_limits,
+            )
+        };
+        match received {
+            Ok(received) => {
+                store_images(state, &folder, &received).map(|images| record.images = images)
+            }
+            Err(why) => return refused(why),
+        }
+    };
+    let answer = finish_record(state, record, stored, &folder);
+    drop(image_guards);
+    answer
+}
+
+/// Records a stored sequence, or undoes the storing.
+fn finish_record(
+    state: &State,
+    record: SequenceRecord,
+    stored: Result<(), String>,
+    folder: &Path,
+) -> Reply {
+    let cluster_id = record.cluster_id.clone();
+    let result = stored.and_then(|()| {
+        state
+            .add_sequence(record)
+            .map_err(|e| format!("cannot store: {e}"))
+    });
+    match result {
+        Ok(()) => json_reply(StatusCode::OK, &json!({"cluster_id": cluster_id})),
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(folder);
+            server_error(&why)
+        }
     }
-    json_reply(StatusCode::OK, &json!({"cluster_id": cluster_id}))
+}
+
+fn read_manifest(path: &Path) -> Result<Vec<String>, String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(validate::MAX_MANIFEST_BYTES + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| format!("the manifest cannot be read ({e})"))?;
+    if bytes.len() as u64 > validate::MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "the manifest is larger than {}",
+            format_size(validate::MAX_MANIFEST_BYTES)
+        ));
+    }
+    validate::manifest_handles(&bytes)
+}
+
+/// Stores a sequence's images in `folder` as `0.jpg`, `1.jpg`, …: an
+/// uploaded image as a second name of its upload (no upload to a finished
+/// key, and no write to a file with two names, is ever accepted, so no
+/// later POST can reach it), a zip entry extracted.
+fn store_images(
+    state: &State,
+    folder: &Path,
+    received: &[Received],
+) -> Result<Vec<StoredImage>, String> {
+    std::fs::create_dir_all(folder).map_err(|e| format!("cannot store: {e}"))?;
+    let mut images = Vec::with_capacity(received.len());
+    for (i, r) in received.iter().enumerate() {
+        let file = format!("{i}.jpg");
+        let to = folder.join(&file);
+        let (bytes, upload_key) = match &r.source {
+            Source::Upload(key, from) => {
+                link_or_copy(from, &to).map_err(|e| format!("cannot store image {i}: {e}"))?;
+                (r.bytes, Some(key.clone()))
+            }
+            Source::ZipEntry(zip, index) => (
+                validate::extract(zip, *index, &to)
+                    .map_err(|e| format!("cannot store zip entry {i}: {e}"))?,
+                None,
+            ),
+        };
+        images.push(StoredImage {
+            id: format!("{}", 900_000_000 + state.next_number()),
+            file,
+            bytes,
+            description: r.description.clone(),
+            width: r.width,
+            height: r.height,
+            upload_key,
+        });
+    }
+    Ok(images)
+}
+
+/// A second name for an upload (the same data folder, so the same file
+/// system: no copy, which for 1 GB of photos took longer than receiving
+/// them), else a copy.
+fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(from, to).or_else(|_| std::fs::copy(from, to).map(|_| ()))
+}
+
+/// Stores a video as received, as `video.mp4` in `folder`.
+fn store_video(from: &Path, folder: &Path, bytes: u64) -> Result<StoredVideo, String> {
+    std::fs::create_dir_all(folder).map_err(|e| format!("cannot store: {e}"))?;
+    let file = "video.mp4".to_string();
+    link_or_copy(from, &folder.join(&file)).map_err(|e| format!("cannot store the video: {e}"))?;
+    Ok(StoredVideo { file, bytes })
+}
+
+async fn logging(state: &State, token: Option<&str>, req: Request<Incoming>) -> Reply {
+    state.count("logging");
+    if let Err(r) = reader_of(state, token) {
+        return r;
+    }
+    let body = match body_json(state, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(action) = body["action_type"].as_str() else {
+        return bad_request("logging needs action_type (a string)");
+    };
+    if !body["properties"].is_object() {
+        return bad_request("logging needs properties (an object)");
+    }
+    let action = action.to_string();
+    state.with_stats(|s| *s.logged_events.entry(action).or_default() += 1);
+    json_reply(StatusCode::OK, &json!({"success": true}))
 }
 
 fn stored_file(state: &State, cluster: &str, file: &str) -> Reply {
@@ -702,7 +990,14 @@ fn stored_file(state: &State, cluster: &str, file: &str) -> Reply {
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
             && !s.starts_with('.')
     };
-    if !safe(cluster) || !safe(file) || !file.ends_with(".jpg") {
+    let content_type = if file.ends_with(".jpg") {
+        "image/jpeg"
+    } else if file.ends_with(".mp4") {
+        "video/mp4"
+    } else {
+        ""
+    };
+    if !safe(cluster) || !safe(file) || content_type.is_empty() {
         return graph_error(StatusCode::NOT_FOUND, "no such file", "NotFound", 404);
     }
     match std::fs::read(
@@ -711,7 +1006,7 @@ fn stored_file(state: &State, cluster: &str, file: &str) -> Reply {
             .join(cluster)
             .join(file),
     ) {
-        Ok(b) => reply(StatusCode::OK, "image/jpeg", b),
+        Ok(b) => reply(StatusCode::OK, content_type, b),
         Err(_) => graph_error(StatusCode::NOT_FOUND, "no such file", "NotFound", 404),
     }
 }
@@ -729,7 +1024,7 @@ fn page(state: &State) -> String {
     let mut html = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Mapillary local server</title>\
          <style>body{font-family:sans-serif;margin:2em}figure{display:inline-block;margin:4px;font-size:11px}\
-         img{width:160px;height:120px;object-fit:cover;border:1px solid #ccc}</style></head><body>\
+         img,video{width:160px;height:120px;object-fit:cover;border:1px solid #ccc}video{width:320px;height:240px}</style></head><body>\
          <h1>Mapillary local server</h1>",
     );
     html.push_str(&format!(
@@ -738,10 +1033,13 @@ fn page(state: &State) -> String {
         sequences.len()
     ));
     for s in sequences.iter().rev() {
+        let what = match &s.video {
+            Some(v) => format!("a video of {}", format_size(v.bytes)),
+            None => format!("{} photos", s.images.len()),
+        };
         html.push_str(&format!(
-            "<h2>Sequence {} <small>({} photos, {}, user {}{})</small></h2>",
+            "<h2>Sequence {} <small>({what}, {}, user {}{})</small></h2>",
             escape(&s.cluster_id),
-            s.images.len(),
             escape(&s.file_type),
             escape(&s.user_id),
             s.organization_id
@@ -758,6 +1056,15 @@ fn page(state: &State) -> String {
                 escape(&img.file),
                 escape(&img.file),
                 escape(time)
+            ));
+        }
+        if let Some(v) = &s.video {
+            html.push_str(&format!(
+                "<figure><video controls preload=\"metadata\" src=\"/local/sequences/{0}/{1}\"></video>\
+                 <figcaption><a href=\"/local/sequences/{0}/{1}\">{1}</a> {2} bytes</figcaption></figure>",
+                escape(&s.cluster_id),
+                escape(&v.file),
+                v.bytes
             ));
         }
     }

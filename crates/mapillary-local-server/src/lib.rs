@@ -7,12 +7,16 @@
 //! Tests start it in-process with [`LocalServer::start`]; the binary
 //! `mapillary-local-server` runs it for the demo and for rehearsals.
 
+pub mod cli;
+mod conn;
 pub mod faults;
 mod http;
+pub mod limits;
 pub mod seed;
 pub mod state;
 pub mod thumbnail;
 pub mod validate;
+pub mod video;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -20,11 +24,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-
 pub use faults::Fault;
+pub use limits::{Limits, SequenceLimits};
 pub use seed::Seed;
 pub use state::{SequenceRecord, Stats, StoredImage};
 
@@ -45,6 +46,10 @@ pub struct Config {
     pub token_ttl: Option<Duration>,
     /// Log one line per request on stderr.
     pub log: bool,
+    /// Limits on requests and connections.
+    pub limits: Limits,
+    /// What one sequence may hold at `finish_upload`.
+    pub sequence_limits: SequenceLimits,
 }
 
 impl Config {
@@ -58,6 +63,8 @@ impl Config {
             faults: Vec::new(),
             token_ttl: None,
             log: false,
+            limits: Limits::default(),
+            sequence_limits: SequenceLimits::default(),
         }
     }
 }
@@ -74,28 +81,23 @@ pub struct LocalServer {
 impl LocalServer {
     /// Binds and starts serving on a thread of its own.
     pub fn start(config: Config) -> io::Result<LocalServer> {
-        let state = Arc::new(state::State::new(
-            config.seed,
-            &config.data_dir,
-            config.faults,
-            config.token_ttl,
-        )?);
-        let listener = std::net::TcpListener::bind((config.host, config.port))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        *state::lock(&state.base_url) = format!("http://{addr}");
+        let log = config.log;
+        let (host, port) = (config.host, config.port);
+        let state = Arc::new(state::State::new(config)?);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .thread_name("mapillary-local-server")
             .build()?;
+        let listener = runtime.block_on(listen(SocketAddr::new(host, port)))?;
+        let addr = listener.local_addr()?;
+        *state::lock(&state.base_url) = format!("http://{addr}");
         let (tx, rx) = tokio::sync::oneshot::channel();
         let served = state.clone();
-        let log = config.log;
         let thread = std::thread::Builder::new()
             .name("mapillary-local-server".to_string())
             .spawn(move || {
-                runtime.block_on(serve(listener, served, rx, log));
+                runtime.block_on(conn::serve(listener, served, rx, log));
                 // Dropping the runtime ends the connections still open.
                 runtime.shutdown_timeout(Duration::from_millis(200));
             })?;
@@ -158,41 +160,14 @@ impl Drop for LocalServer {
     }
 }
 
-async fn serve(
-    listener: std::net::TcpListener,
-    state: Arc<state::State>,
-    mut shutdown: tokio::sync::oneshot::Receiver<()>,
-    log: bool,
-) {
-    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-        return;
+/// Binds with a queue long enough for bursts of connections (std's
+/// listener asks the kernel for 128).
+async fn listen(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let state = state.clone();
-                        async move {
-                            let method = req.method().clone();
-                            let path = req.uri().path().to_string();
-                            let result = http::handle(state, req).await;
-                            if log {
-                                match &result {
-                                    Ok(r) => eprintln!("{method} {path} {}", r.status().as_u16()),
-                                    Err(cut) => eprintln!("{method} {path} cut: {cut}"),
-                                }
-                            }
-                            result
-                        }
-                    });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        }
-    }
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(limits::LISTEN_BACKLOG)
 }

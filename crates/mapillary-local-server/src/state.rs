@@ -1,7 +1,7 @@
 //! What the server holds: accounts and tokens, the images to search,
 //! uploads on disk, finished sequences, and the counters tests read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::Config;
 use crate::faults::Fault;
+use crate::limits::{Limits, SequenceLimits};
 use crate::seed::{Seed, SeedImage, SeedOrganization, SeedUser};
+use crate::validate::DescriptionSchema;
 
 /// Locks a mutex, going on with the data if a thread panicked holding it.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -32,6 +35,26 @@ pub struct StoredImage {
     pub bytes: u64,
     /// Its Mapillary description.
     pub description: Value,
+    /// Its width and height in pixels (from its frame header).
+    #[serde(default)]
+    pub width: u32,
+    /// Its height in pixels.
+    #[serde(default)]
+    pub height: u32,
+    /// The session key it was uploaded under, for an image of a bundle (a
+    /// zip's images have none of their own).
+    #[serde(default)]
+    pub upload_key: Option<String>,
+}
+
+/// The video of a finished video sequence, as stored (the bytes as
+/// received).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredVideo {
+    /// Its file in the sequence folder (`video.mp4`).
+    pub file: String,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 /// A finished sequence.
@@ -43,14 +66,18 @@ pub struct SequenceRecord {
     pub user_id: String,
     /// The organization it joined.
     pub organization_id: Option<String>,
-    /// `zip` or `mly_bundle_manifest`.
+    /// `zip`, `mly_bundle_manifest`, `mly_camm_video` or
+    /// `mly_blackvue_video`.
     pub file_type: String,
     /// The handle it was finished with.
     pub file_handle: String,
     /// When (RFC 3339).
     pub received_at: String,
-    /// Its images, in order.
+    /// Its images, in order (none for a video).
     pub images: Vec<StoredImage>,
+    /// Its video, for a video upload.
+    #[serde(default)]
+    pub video: Option<StoredVideo>,
 }
 
 /// The server's counters.
@@ -72,6 +99,16 @@ pub struct Stats {
     pub faults_fired: Vec<u64>,
     /// finish_upload calls that created a sequence.
     pub sequences_created: u64,
+    /// Events the official client logged (`POST /logging`), by action type.
+    #[serde(default)]
+    pub logged_events: BTreeMap<String, u64>,
+    /// Connections accepted and then closed to make room for others (idle
+    /// ones, when the server was full).
+    #[serde(default)]
+    pub connections_shed: u64,
+    /// Failed accepts (e.g. no file descriptor left).
+    #[serde(default)]
+    pub accept_errors: u64,
 }
 
 struct TokenInfo {
@@ -90,11 +127,20 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// How long a login token lives.
     pub token_ttl: Option<Duration>,
+    /// Limits on requests and connections.
+    pub limits: Limits,
+    /// What one sequence may hold.
+    pub sequence_limits: SequenceLimits,
+    /// The official schema of an EXIF-embedded description.
+    pub schema: DescriptionSchema,
     /// The server's own URL (for thumbnail links).
     pub base_url: Mutex<String>,
     tokens: Mutex<HashMap<String, TokenInfo>>,
     seeded_images: Vec<SeedImage>,
     sequences: Mutex<Vec<SequenceRecord>>,
+    /// The session keys of uploads that belong to a finished sequence:
+    /// they can no longer be changed.
+    finished: Mutex<HashSet<String>>,
     /// Per session key, a lock that orders the POSTs to it.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     stats: Mutex<Stats>,
@@ -123,13 +169,18 @@ pub fn is_safe_key(key: &str) -> bool {
 
 impl State {
     /// The state for a run: seed, data folder (created; sequences already
-    /// there are loaded), faults.
-    pub fn new(
-        seed: Seed,
-        data_dir: &Path,
-        faults: Vec<Fault>,
-        token_ttl: Option<Duration>,
-    ) -> std::io::Result<State> {
+    /// there are loaded), faults, limits.
+    pub fn new(config: Config) -> std::io::Result<State> {
+        let Config {
+            data_dir,
+            seed,
+            faults,
+            token_ttl,
+            limits,
+            sequence_limits,
+            ..
+        } = config;
+        let data_dir = data_dir.as_path();
         std::fs::create_dir_all(data_dir.join("uploads"))?;
         std::fs::create_dir_all(data_dir.join("sequences"))?;
         let mut tokens = HashMap::new();
@@ -157,6 +208,10 @@ impl State {
             }
         }
         let sequences = load_sequences(&data_dir.join("sequences"));
+        let mut finished = HashSet::new();
+        for s in &sequences {
+            mark_finished(&mut finished, s);
+        }
         let count =
             sequences.iter().map(|s| s.images.len() as u64).sum::<u64>() + sequences.len() as u64;
         let stats = Stats {
@@ -169,9 +224,13 @@ impl State {
             data_dir: data_dir.to_path_buf(),
             faults,
             token_ttl,
+            limits,
+            sequence_limits,
+            schema: DescriptionSchema::official().map_err(std::io::Error::other)?,
             base_url: Mutex::new(String::new()),
             tokens: Mutex::new(tokens),
             sequences: Mutex::new(sequences),
+            finished: Mutex::new(finished),
             upload_locks: Mutex::new(HashMap::new()),
             stats: Mutex::new(stats),
             counter: AtomicU64::new(count),
@@ -302,11 +361,22 @@ impl State {
         format!("h.{key}")
     }
 
-    /// The upload a handle names, if it exists.
-    pub fn upload_for_handle(&self, handle: &str) -> Option<PathBuf> {
+    /// Whether an upload belongs to a finished sequence (and so can no
+    /// longer be changed).
+    pub fn is_finished(&self, key: &str) -> bool {
+        lock(&self.finished).contains(key)
+    }
+
+    /// How many bytes the server holds for a session key.
+    pub fn held(&self, key: &str) -> u64 {
+        std::fs::metadata(self.upload_path(key)).map_or(0, |m| m.len())
+    }
+
+    /// The session key and file a handle names, if it exists.
+    pub fn upload_for_handle(&self, handle: &str) -> Option<(String, PathBuf)> {
         let key = handle.strip_prefix("h.")?;
         let path = self.upload_path(key);
-        (is_safe_key(key) && path.is_file()).then_some(path)
+        (is_safe_key(key) && path.is_file()).then(|| (key.to_string(), path))
     }
 
     /// Counts a request.
@@ -355,11 +425,13 @@ impl State {
             .cloned()
     }
 
-    /// Adds a finished sequence (its folder is written already).
+    /// Adds a finished sequence (its folder is written already); its
+    /// uploads are finished from now on.
     pub fn add_sequence(&self, record: SequenceRecord) -> std::io::Result<()> {
         let folder = self.data_dir.join("sequences").join(&record.cluster_id);
         let json = serde_json::to_vec_pretty(&record).map_err(std::io::Error::other)?;
         std::fs::write(folder.join("sequence.json"), json)?;
+        mark_finished(&mut lock(&self.finished), &record);
         lock(&self.sequences).push(record);
         self.with_stats(|s| s.sequences_created += 1);
         Ok(())
@@ -409,6 +481,19 @@ pub fn md5_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Records a sequence's uploads as finished: the zip, manifest or video
+/// it was finished with, and the images of a bundle.
+fn mark_finished(finished: &mut HashSet<String>, s: &SequenceRecord) {
+    if let Some(key) = s.file_handle.strip_prefix("h.") {
+        finished.insert(key.to_string());
+    }
+    for img in &s.images {
+        if let Some(key) = &img.upload_key {
+            finished.insert(key.clone());
+        }
+    }
 }
 
 fn load_sequences(dir: &Path) -> Vec<SequenceRecord> {

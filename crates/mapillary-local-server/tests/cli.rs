@@ -24,6 +24,11 @@ fn help_and_version() {
         "--seed FILE",
         "--fault",
         "listening on",
+        "--max-upload-size SIZE",
+        "--header-timeout DUR",
+        "--body-timeout DUR",
+        "--max-connections N",
+        "Exit status:",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
@@ -32,6 +37,24 @@ fn help_and_version() {
         String::from_utf8(out.stdout).unwrap().trim(),
         format!("mapillary-local-server {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn man_page_is_current() {
+    let out = Command::new(BIN).arg("--generate-man").output().unwrap();
+    assert!(out.status.success());
+    let man = String::from_utf8(out.stdout).unwrap();
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/man/mapillary-local-server.1");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        man, committed,
+        "docs/man/mapillary-local-server.1 is out of date: run `cargo run -p mapillary-local-server -- --generate-man > docs/man/mapillary-local-server.1`"
+    );
+    // The page says what each exit status means, and the limits.
+    for needle in [".SH EXIT STATUS", ".SH LIMITS", "\\-\\-max\\-upload\\-size"] {
+        assert!(man.contains(needle), "the man page lacks {needle}");
+    }
 }
 
 #[test]
@@ -114,4 +137,22 @@ fn listens_on_a_free_port_with_the_seed_file_and_answers() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn an_address_in_use_is_exit_1_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--quiet", "--port", &port, "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("mapillary-local-server: cannot start") && err.lines().count() == 1,
+        "{err}"
+    );
 }

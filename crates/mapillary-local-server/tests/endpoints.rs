@@ -566,3 +566,318 @@ fn faults_5xx_429_slow_and_expiring_tokens() {
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert_eq!(s.stats().faults_fired, vec![1, 2, 1]);
 }
+
+/// A manifest of `handles`.
+fn manifest(handles: &[String]) -> Vec<u8> {
+    json!({"image_handles": handles, "upload_type": "images", "version": "1"})
+        .to_string()
+        .into_bytes()
+}
+
+fn finish(s: &LocalServer, handle: &str, file_type: &str) -> (u16, Value) {
+    post_json(
+        s,
+        "/finish_upload",
+        DEMO_TOKEN,
+        &json!({"file_handle": handle, "file_type": file_type}),
+    )
+}
+
+fn message(v: &Value) -> String {
+    v["error"]["message"]
+        .as_str()
+        .or_else(|| v["debug_info"]["message"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A zip of `images` as N.jpg entries with the sequence comment.
+fn zip_of(images: &[&[u8]]) -> Vec<u8> {
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (i, bytes) in images.iter().enumerate() {
+        z.start_file(format!("{i}.jpg"), options).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.set_comment(r#"{"sequence_md5sum":"abc"}"#).unwrap();
+    z.finish().unwrap().into_inner()
+}
+
+const BASE: &str =
+    r#""MAPLatitude":52.5,"MAPLongitude":13.4,"MAPCaptureTime":"2021_06_01_10_00_00_000""#;
+
+#[test]
+fn descriptions_outside_the_official_schema_are_refused_naming_the_photo_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), Seed::default(), &[]);
+    let photos = tempfile::tempdir().unwrap();
+    // What the official client 0.14.7 embeds (observed): accepted.
+    let official = photo(
+        photos.path(),
+        "official",
+        r#"{"MAPAltitude":70.3,"MAPCaptureTime":"2018_06_08_20_24_11_000","MAPCompassHeading":{"MagneticHeading":270.89,"TrueHeading":270.89},"MAPDeviceMake":"SONY","MAPDeviceModel":"HDR-AS300","MAPFilename":"DSC00001.JPG","MAPLatitude":45.5169031,"MAPLongitude":-122.572765,"MAPOrientation":1}"#,
+    );
+    assert_eq!(upload(&s, "official.jpg", 0, &official).0, 200);
+    for (name, extra, field) in [
+        (
+            "heading",
+            r#""MAPCompassHeading":{"TrueHeading":"north","MagneticHeading":1}"#,
+            "MAPCompassHeading.TrueHeading",
+        ),
+        ("orientation", r#""MAPOrientation":"1.5""#, "MAPOrientation"),
+        ("unknown", r#""MAPFoo":"bar""#, "MAPFoo"),
+    ] {
+        let bad = photo(photos.path(), name, &format!("{{{BASE},{extra}}}"));
+        let key = format!("{name}.jpg");
+        assert_eq!(upload(&s, &key, 0, &bad).0, 200);
+        // In a bundle, second after a good photo.
+        let m = format!("m_{name}.json");
+        let handles = ["h.official.jpg".to_string(), format!("h.{key}")];
+        assert_eq!(upload(&s, &m, 0, &manifest(&handles)).0, 200);
+        let (status, v) = finish(&s, &format!("h.{m}"), "mly_bundle_manifest");
+        assert_eq!(status, 400, "{v}");
+        let text = message(&v);
+        assert!(
+            text.contains(&format!("image_handles[1] (h.{key})")) && text.contains(field),
+            "{name}: {text}"
+        );
+        // In a zip.
+        let z = format!("z_{name}.zip");
+        assert_eq!(upload(&s, &z, 0, &zip_of(&[&official, &bad])).0, 200);
+        let (status, v) = finish(&s, &format!("h.{z}"), "zip");
+        assert_eq!(status, 400, "{v}");
+        let text = message(&v);
+        assert!(
+            text.contains("zip entry 1.jpg") && text.contains(field),
+            "{name}: {text}"
+        );
+    }
+    assert!(s.sequences().is_empty());
+    // Refused uploads stay changeable: nothing was finished.
+    assert_eq!(upload(&s, "heading.jpg", 0, b"x").0, 412);
+    // The official photo alone is accepted.
+    assert_eq!(
+        upload(
+            &s,
+            "m_ok.json",
+            0,
+            &manifest(&["h.official.jpg".to_string()])
+        )
+        .0,
+        200
+    );
+    let (status, v) = finish(&s, "h.m_ok.json", "mly_bundle_manifest");
+    assert_eq!(status, 200, "{v}");
+    let seq = &s.sequences()[0];
+    assert_eq!((seq.images[0].width, seq.images[0].height), (32, 24));
+    assert_eq!(seq.images[0].upload_key.as_deref(), Some("official.jpg"));
+}
+
+/// `jpeg` with its frame header saying `width` × `height`.
+fn with_frame_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut out = jpeg.to_vec();
+    let sof = (2..out.len() - 1)
+        .find(|&i| out[i] == 0xFF && out[i + 1] == 0xC0)
+        .unwrap();
+    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    out
+}
+
+#[test]
+fn sequences_beyond_mapillarys_limits_are_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), Seed::default(), &[]);
+    let photos = tempfile::tempdir().unwrap();
+    let tiny = photo(photos.path(), "tiny", &format!("{{{BASE}}}"));
+
+    // 1,001 images in a zip: refused; 1,000: accepted.
+    let many: Vec<&[u8]> = vec![&tiny; 1001];
+    assert_eq!(upload(&s, "z1001.zip", 0, &zip_of(&many)).0, 200);
+    let (status, v) = finish(&s, "h.z1001.zip", "zip");
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        message(&v).contains("1001 images, more than the 1000 one sequence may have"),
+        "{v}"
+    );
+    assert_eq!(upload(&s, "z1000.zip", 0, &zip_of(&many[..1000])).0, 200);
+    let (status, v) = finish(&s, "h.z1000.zip", "zip");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(s.sequences()[0].images.len(), 1000);
+
+    // The same in a bundle of 1,001 uploaded images.
+    let handles: Vec<String> = (0..1001)
+        .map(|i| {
+            let key = format!("t{i}.jpg");
+            assert_eq!(upload(&s, &key, 0, &tiny).0, 200);
+            format!("h.{key}")
+        })
+        .collect();
+    assert_eq!(upload(&s, "m1001.json", 0, &manifest(&handles)).0, 200);
+    let (status, v) = finish(&s, "h.m1001.json", "mly_bundle_manifest");
+    assert_eq!(status, 400, "{v}");
+    assert!(message(&v).contains("1001 images"), "{v}");
+    assert_eq!(
+        upload(&s, "m1000.json", 0, &manifest(&handles[..1000])).0,
+        200
+    );
+    let (status, v) = finish(&s, "h.m1000.json", "mly_bundle_manifest");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(s.sequences()[1].images.len(), 1000);
+
+    // 6 gigapixels: two images of 65,535 × 65,535 (4.3 gigapixels each)
+    // are too many; one is not.
+    let huge = with_frame_size(&tiny, 65_535, 65_535);
+    assert_eq!(upload(&s, "huge.zip", 0, &zip_of(&[&huge, &huge])).0, 200);
+    let (status, v) = finish(&s, "h.huge.zip", "zip");
+    assert_eq!(status, 400, "{v}");
+    let text = message(&v);
+    assert!(
+        text.contains("6 gigapixels") && text.contains("zip entry 1.jpg"),
+        "{text}"
+    );
+    assert_eq!(upload(&s, "one_huge.zip", 0, &zip_of(&[&huge])).0, 200);
+    assert_eq!(finish(&s, "h.one_huge.zip", "zip").0, 200);
+    s.stop();
+
+    // 110 GiB cannot be sent in a test: the same rule with a smaller limit.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path());
+    config.sequence_limits.max_bytes = 2 * tiny.len() as u64;
+    let s = LocalServer::start(config).unwrap();
+    assert_eq!(
+        upload(&s, "three.zip", 0, &zip_of(&[tiny.as_slice(); 3])).0,
+        200
+    );
+    let (status, v) = finish(&s, "h.three.zip", "zip");
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        message(&v).contains("the most one sequence may hold (reached at zip entry 2.jpg"),
+        "{v}"
+    );
+    assert_eq!(
+        upload(&s, "two.zip", 0, &zip_of(&[tiny.as_slice(); 2])).0,
+        200
+    );
+    assert_eq!(finish(&s, "h.two.zip", "zip").0, 200);
+}
+
+#[test]
+fn logging_is_answered_like_the_graph_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), Seed::default(), &[]);
+    // As the official client sends it: the app's client token, an action
+    // and a summary.
+    let event = json!({"action_type": "upload_finished_upload", "properties": {"total_sequence_count": 2, "size": 6.4}});
+    let (status, v) = post_json(&s, "/logging", DEMO_CLIENT_TOKEN, &event);
+    assert_eq!((status, &v), (200, &json!({"success": true})));
+    let (status, _) = post_json(&s, "/logging", DEMO_TOKEN, &event);
+    assert_eq!(status, 200);
+    assert_eq!(s.stats().logged_events["upload_finished_upload"], 2);
+    let (status, _) = post_json(&s, "/logging", "MLY|9|someone-else", &event);
+    assert_eq!(status, 401);
+    let (status, v) = post_json(
+        &s,
+        "/logging",
+        DEMO_CLIENT_TOKEN,
+        &json!({"properties": {}}),
+    );
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("action_type"), "{v}");
+    let (status, v) = post_json(
+        &s,
+        "/logging",
+        DEMO_CLIENT_TOKEN,
+        &json!({"action_type": "x", "properties": 1}),
+    );
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("properties"), "{v}");
+}
+
+#[test]
+fn videos_are_accepted_stored_as_received_and_shown() {
+    use mapillary_local_server::video::{mp4_box, sample_mp4};
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), Seed::default(), &[]);
+    // What the official client 0.14.7 makes of any video: an MP4 with a
+    // CAMM track, finished as mly_camm_video.
+    let camm = sample_mp4(b"camm", b"camm", &[9u8; 5000]);
+    let key = format!(
+        "mly_tools_{}.mp4",
+        mapillary_local_server::state::md5_hex(&camm)
+    );
+    assert_eq!(upload(&s, &key, 0, &camm).0, 200);
+    let (status, v) = finish(&s, &format!("h.{key}"), "mly_camm_video");
+    assert_eq!(status, 200, "{v}");
+    let cluster = v["cluster_id"].as_str().unwrap().to_string();
+    let seq = s
+        .sequences()
+        .into_iter()
+        .find(|q| q.cluster_id == cluster)
+        .unwrap();
+    let video = seq.video.as_ref().unwrap();
+    assert_eq!(
+        (video.file.as_str(), video.bytes),
+        ("video.mp4", camm.len() as u64)
+    );
+    assert!(seq.images.is_empty());
+    // Stored as received, shown on the page and served.
+    let stored = dir
+        .path()
+        .join("sequences")
+        .join(&cluster)
+        .join("video.mp4");
+    assert_eq!(std::fs::read(&stored).unwrap(), camm);
+    let mut page = agent().get(format!("{}/", s.url())).call().unwrap();
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(
+        html.contains(&format!("src=\"/local/sequences/{cluster}/video.mp4\"")),
+        "{html}"
+    );
+    let mut r = agent()
+        .get(format!("{}/local/sequences/{cluster}/video.mp4", s.url()))
+        .call()
+        .unwrap();
+    assert_eq!(r.headers().get("content-type").unwrap(), "video/mp4");
+    assert_eq!(r.body_mut().read_to_vec().unwrap(), camm);
+    let (_, listing) = get(&s, "/local/sequences", None);
+    assert_eq!(listing[0]["video"]["file"], "video.mp4");
+    // Finished: it can no longer be changed.
+    let (status, _) = upload(&s, &key, camm.len() as u64, b"more");
+    assert_eq!(status, 409);
+    assert_eq!(std::fs::read(&stored).unwrap(), camm);
+
+    // A video without a CAMM track has no GPS Mapillary can read.
+    let plain = sample_mp4(b"vide", b"avc1", &[1u8; 100]);
+    assert_eq!(upload(&s, "plain.mp4", 0, &plain).0, 200);
+    let (status, v) = finish(&s, "h.plain.mp4", "mly_camm_video");
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("no CAMM track"), "{v}");
+    assert_eq!(upload(&s, "notvideo.mp4", 0, b"hello").0, 200);
+    let (status, v) = finish(&s, "h.notvideo.mp4", "mly_camm_video");
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("not an MP4"), "{v}");
+
+    // A BlackVue video as older official clients sent it.
+    let mut blackvue = plain.clone();
+    blackvue.extend(mp4_box(
+        b"free",
+        &mp4_box(b"gps ", b"[1623000000000]$GPRMC,..."),
+    ));
+    assert_eq!(upload(&s, "bv.mp4", 0, &blackvue).0, 200);
+    assert_eq!(finish(&s, "h.bv.mp4", "mly_blackvue_video").0, 200);
+    let (status, v) = finish(&s, "h.plain.mp4", "mly_blackvue_video");
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("BlackVue GPS"), "{v}");
+    // Unknown file types are named.
+    let (status, v) = finish(&s, "h.plain.mp4", "gopro");
+    assert_eq!(status, 400);
+    assert!(message(&v).contains("file_type 'gopro'"), "{v}");
+
+    // Kept across a restart.
+    s.stop();
+    let again = server(dir.path(), Seed::default(), &[]);
+    assert_eq!(again.sequences().len(), 2);
+    assert_eq!(upload(&again, &key, camm.len() as u64, b"more").0, 409);
+}

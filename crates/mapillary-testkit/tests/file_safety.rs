@@ -46,17 +46,22 @@ fn temporaries(dir: &Path) -> Vec<OsString> {
         .collect()
 }
 
-/// A folder of `n` copies of one small photo taken at 2024-05-01 10:00:00.
-fn folder_of_photos(n: usize) -> (tempfile::TempDir, Vec<PathBuf>) {
+/// The bytes of a small photo taken at 2024-05-01 10:00:00.
+fn photo_bytes() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("template");
+    let template = dir.path().join("template.jpg");
     write_photo(
         &template,
         1,
         &photo_edits("2024:05:01 10:00:00", None, None),
     );
-    let bytes = fs::read(&template).unwrap();
-    fs::remove_file(&template).unwrap();
+    fs::read(&template).unwrap()
+}
+
+/// A folder of `n` copies of one small photo taken at 2024-05-01 10:00:00.
+fn folder_of_photos(n: usize) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = photo_bytes();
     let files: Vec<PathBuf> = (0..n)
         .map(|i| {
             let p = dir.path().join(format!("IMG_{i:05}.jpg"));
@@ -392,14 +397,7 @@ fn extended_attributes_are_kept() {
 #[test]
 fn names_in_any_encoding_each_get_their_own_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
-    let template = dir.path().join("template");
-    write_photo(
-        &template,
-        3,
-        &photo_edits("2024:05:01 10:00:00", None, None),
-    );
-    let bytes = fs::read(&template).unwrap();
-    fs::remove_file(&template).unwrap();
+    let bytes = photo_bytes();
     let mut names = Vec::new();
     for i in 0..128u8 {
         // Latin-1 bytes that are not UTF-8, differing only in those bytes.

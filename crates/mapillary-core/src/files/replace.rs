@@ -574,6 +574,19 @@ impl NewFile {
         NewFile::beside(target, mode)
     }
 
+    /// Gives the file exactly the asked-for permission bits, if they are
+    /// [`Permissions::Exactly`] some (a new version otherwise has the
+    /// original's, a new file its own less the umask).
+    fn take_permissions(&self, permissions: Permissions) -> Result<(), ReplaceError> {
+        match permissions {
+            Permissions::Exactly(mode) => {
+                rustix::fs::fchmod(&self.file, rustix::fs::Mode::from_raw_mode(mode))
+                    .map_err(|e| io_err("setting the temporary file's permissions")(e.into()))
+            }
+            Permissions::Keep { .. } => Ok(()),
+        }
+    }
+
     /// The temporary file, for writing (and reading back).
     pub fn file(&mut self) -> &mut File {
         &mut self.file
@@ -706,15 +719,8 @@ pub fn update<E>(
                 let old = original.read_all().map_err(UpdateError::Write)?;
                 let bytes = change(Some(&old)).map_err(UpdateError::Change)?;
                 let mut new = original.new_version().map_err(UpdateError::Write)?;
-                if let Permissions::Exactly(mode) = permissions {
-                    rustix::fs::fchmod(&new.file, rustix::fs::Mode::from_raw_mode(mode)).map_err(
-                        |e| {
-                            UpdateError::Write(io_err("setting the temporary file's permissions")(
-                                e.into(),
-                            ))
-                        },
-                    )?;
-                }
+                new.take_permissions(permissions)
+                    .map_err(UpdateError::Write)?;
                 write(new.file(), &bytes)?;
                 return original.replace(new, options).map_err(UpdateError::Write);
             }
@@ -728,16 +734,9 @@ pub fn update<E>(
                     Permissions::Keep { new } | Permissions::Exactly(new) => new,
                 };
                 let mut new = NewFile::create(path, mode).map_err(UpdateError::Write)?;
-                if let Permissions::Exactly(mode) = permissions {
-                    // The umask may have taken bits that were asked for.
-                    rustix::fs::fchmod(&new.file, rustix::fs::Mode::from_raw_mode(mode)).map_err(
-                        |e| {
-                            UpdateError::Write(io_err("setting the temporary file's permissions")(
-                                e.into(),
-                            ))
-                        },
-                    )?;
-                }
+                // The umask may have taken bits that were asked for.
+                new.take_permissions(permissions)
+                    .map_err(UpdateError::Write)?;
                 write(new.file(), &bytes)?;
                 match new.publish(path, options) {
                     Ok(()) => return Ok(()),
