@@ -14,6 +14,7 @@ pub mod files;
 #[doc(hidden)]
 pub mod fuzz_checks;
 pub mod geo;
+pub mod map;
 pub mod reason;
 pub mod sequence;
 pub mod shown;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mapillary_core::exif::jpeg::parse_head;
+pub mod browser;
 pub mod sample_trip;
 pub mod sandbox;
 

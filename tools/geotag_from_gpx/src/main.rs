@@ -11,6 +11,7 @@ use mapillary_cli::{
     TIMEZONE, Tool, plural, zone_rule,
 };
 use mapillary_core::exif::{Decision, ExifEdits, update_file};
+use mapillary_core::map;
 use mapillary_core::reason::Unusable;
 use mapillary_core::track::Track;
 
@@ -19,6 +20,13 @@ const MAX_GAP: Opt = Opt {
     short: None,
     value: Some("SECONDS"),
     doc: "Do not interpolate between track points further apart than this (default 1800, as exiftool).",
+};
+
+const MAP: Opt = Opt {
+    long: "map",
+    short: None,
+    value: Some("FILE.html"),
+    doc: "Also draw the run on a map page, FILE.html (created, or replaced); with --dry-run, where the photos would land.",
 };
 
 const TOOL: Tool = Tool {
@@ -42,7 +50,9 @@ const TOOL: Tool = Tool {
             doc: "Seconds the camera clock is ahead of the GPS clock (may be negative or have a fraction; default 0).",
         },
     ],
-    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
+    options: &[
+        MAX_GAP, MAP, TIMEZONE, DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME,
+    ],
     description: "Reads every track, route and timed waypoint of the GPX files. For each photo it takes the \
         capture time (DateTimeOriginal with SubSecTimeOriginal), subtracts time_offset, and finds the \
         position by linear interpolation between the two track points around that instant (a photo exactly \
@@ -61,7 +71,13 @@ const TOOL: Tool = Tool {
         implausibly far from their neighbours (faster than 1,500 km/h; a file that is mostly such points \
         is refused), all but one of the points that share a time at different places (a track point is \
         kept before a route point, before a waypoint, each the first in the file), and elevations outside \
-        -500 to 9,000 m (the point keeps its position).",
+        -500 to 9,000 m (the point keeps its position).\n\n\
+        --map FILE.html draws the run on one self-contained HTML page (inline SVG in Web Mercator, \
+        opened in any browser, no network needed): the track, each photo as a dot with a line in \
+        its direction and its name, time and position on hover, and the photos not placed, grouped \
+        by reason. An OpenStreetMap background can be turned on in the page; it is off until then, \
+        and the page says what it loads. The name must end in .html or .htm, so that a slip cannot \
+        overwrite a photo or a track (see docs/map.md).",
     environment: &[(
         "TZ",
         "The computer's zone, for capture times without OffsetTimeOriginal.",
@@ -78,6 +94,10 @@ const TOOL: Tool = Tool {
         (
             "geotag_from_gpx trip track.gpx 3600 --timezone Europe/Berlin",
             "The camera is an hour ahead, and its times are Berlin time.",
+        ),
+        (
+            "geotag_from_gpx trip track.gpx --dry-run --map trip.html",
+            "Change nothing yet; open trip.html in a browser to see where the photos would land.",
         ),
     ],
     files: mapillary_cli::spec::REWRITTEN_PHOTOS,
@@ -105,6 +125,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let rule = zone_rule(args)?;
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
+    let map_file = args.value(MAP.long).map(PathBuf::from);
+    if let Some(f) = &map_file {
+        map::check_page_name(f).map_err(|e| Failure::Usage(format!("--map: {e}")))?;
+    }
+    let sheet = map_file.as_ref().map(|_| map::Collector::new(&path));
 
     let track = Track::load(&gpx).map_err(Failure::fatal)?;
     // What the track checks left out, once per file: a warning, the
@@ -124,7 +149,8 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         &files,
         jobs,
         |_, file| {
-            update_file(file, options, |exif| {
+            let mut landing = None;
+            let result = update_file(file, options, |exif| {
                 let taken = match exif.capture_instant(&rule) {
                     Ok(t) => {
                         report_time_warnings(reporter, file, &t.warnings);
@@ -137,13 +163,21 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 };
                 match track.locate(gps_time, max_gap) {
                     Ok(fix) => {
+                        landing = Some(Ok((fix, gps_time)));
                         let mut edits = ExifEdits::new();
                         edits.set_gps_fix(fix.position, fix.elevation, fix.bearing, gps_time);
                         Decision::Write(edits)
                     }
-                    Err(miss) => Decision::skip(miss),
+                    Err(miss) => {
+                        landing = Some(Err(miss));
+                        Decision::skip(miss)
+                    }
                 }
-            })
+            });
+            if let Some(sheet) = &sheet {
+                sheet.record(file, landing, &result);
+            }
+            result
         },
         |_, file, dry| {
             reporter.is_verbose().then(|| {
@@ -164,5 +198,25 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         tally.failed,
         started.elapsed().as_secs_f64()
     ));
+    if let (Some(file), Some(sheet)) = (&map_file, sheet) {
+        let mut notes = vec![format!(
+            "Photos under {}, track from {}, time offset {} s.",
+            mapillary_cli::shown(&path),
+            plural(track.files().len(), "GPX file", "GPX files"),
+            offset.as_secs_f64()
+        )];
+        if dry_run {
+            notes.push("Dry run: where the photos would land; no photo was changed.".to_string());
+        }
+        if status == Status::Interrupted {
+            notes.push("Interrupted: not every photo was processed.".to_string());
+        }
+        let title = format!("geotag_from_gpx: {}", mapillary_cli::shown(&path));
+        let page = sheet.into_page(title, notes, track.points(), Some(max_gap));
+        match map::write_page(file, &map::render(&page), args.flag(SYNC.long)) {
+            Ok(()) => reporter.line(format_args!("map: {}", mapillary_cli::shown(file))),
+            Err(e) => reporter.problem(file, e),
+        }
+    }
     Ok(status)
 }
