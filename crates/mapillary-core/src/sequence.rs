@@ -1,5 +1,11 @@
 //! Ordering photos by capture time and cutting them into sequences where
-//! the photographer paused.
+//! the photographer paused: the legacy time_split rule here, the rules of
+//! the official client that every tool forming or uploading a sequence
+//! applies in [`rules`], and what they read from a photo file in
+//! [`frame`].
+
+pub mod frame;
+pub mod rules;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
