@@ -1,20 +1,22 @@
-//! What the three upload tools share: reading the photos' descriptions,
-//! preparing and uploading sequences with a progress bar, and reporting
-//! each sequence with its cluster id.
+//! What the three upload tools share: the core's upload engine told what
+//! to say (progress, retries, one line per sequence, the summary), and the
+//! run's status from its report.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::path::Path;
 
-use mapillary_core::api::upload::UploadService;
-use mapillary_core::upload::history::History;
+use mapillary_core::api::graph::User;
+use mapillary_core::auth::UserToken;
 use mapillary_core::upload::{
-    Outcome, PlannedImage, PreparedSequence, SequencePlan, Uploader, group_by_sequence, prepare,
+    Observer, Outcome, PlannedImage, Progress, Report, SequencePlan, SequenceReport, UploadOptions,
+    group_by_sequence,
 };
 
-use crate::network::{Connection, sign_in};
+use crate::network::Connection;
 use crate::report::{Reporter, Unit, plural};
 use crate::{Failure, Status, interrupt_flag};
+
+/// Asked before a sequence is finished: its name and number of photos.
+pub type Confirm<'a> = &'a (dyn Fn(&str, usize) -> bool + Sync);
 
 /// How to run an upload.
 pub struct UploadSettings<'a> {
@@ -23,7 +25,7 @@ pub struct UploadSettings<'a> {
     /// Uploads at a time.
     pub jobs: usize,
     /// Asked before each sequence is finished.
-    pub confirm: &'a dyn Fn(&PreparedSequence) -> bool,
+    pub confirm: Confirm<'a>,
 }
 
 impl std::fmt::Debug for UploadSettings<'_> {
@@ -35,156 +37,121 @@ impl std::fmt::Debug for UploadSettings<'_> {
     }
 }
 
-/// What happened to one sequence.
-#[derive(Debug)]
-pub struct SequenceResult {
-    /// Its name (MAPSequenceUUID or folder).
-    pub name: String,
-    /// Its photos.
-    pub photos: Vec<PathBuf>,
-    /// What happened.
-    pub outcome: Outcome,
-    /// Photos refused for good, with the reason.
-    pub rejected: Vec<(PathBuf, String)>,
-}
-
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// Prepares and uploads `plans`; reports one line per sequence and the
-/// summary. The caller moves files afterwards if it wants to.
+/// The engine's news as lines and a progress bar.
+struct Lines<'a> {
+    reporter: &'a Reporter,
+    confirm: Confirm<'a>,
+}
+
+impl Observer for Lines<'_> {
+    fn signed_in(&self, token: &UserToken, user: &User) {
+        self.reporter.explain(format_args!(
+            "signed in as {} (user {}) with the token from {}",
+            user.username, user.id, token.source
+        ));
+    }
+
+    fn history(&self, path: &Path) {
+        self.reporter
+            .explain(format_args!("upload history {}", path.display()));
+    }
+
+    fn notice(&self, message: &str) {
+        self.reporter.warn(message);
+    }
+
+    fn progress_start(&self, total: u64, unit: Progress) {
+        let unit = match unit {
+            Progress::Sequences => Unit::Items,
+            Progress::Bytes => Unit::Bytes,
+        };
+        self.reporter.start_progress(total, unit);
+    }
+
+    fn progress(&self, done: u64) {
+        self.reporter.set_progress(done);
+    }
+
+    fn progress_end(&self) {
+        self.reporter.finish_progress();
+    }
+
+    fn confirm(&self, name: &str, photos: usize) -> bool {
+        (self.confirm)(name, photos)
+    }
+
+    /// Its refused photos, then one line.
+    fn sequence_done(&self, sequence: &SequenceReport) {
+        for (path, why) in &sequence.rejected {
+            self.reporter.problem(path, why);
+        }
+        let name = &sequence.name;
+        let photos = plural(sequence.photos.len(), "photo", "photos");
+        let line = match &sequence.outcome {
+            Outcome::Finished { cluster_id } => {
+                format!("sequence {name}: {photos} uploaded, cluster {cluster_id}")
+            }
+            Outcome::AlreadyFinished { cluster_id } => {
+                format!("sequence {name}: already uploaded (cluster {cluster_id}); nothing sent")
+            }
+            Outcome::WouldUpload { bytes } => {
+                format!(
+                    "sequence {name}: would upload {photos}, {}",
+                    megabytes(*bytes)
+                )
+            }
+            Outcome::NotFinalized => format!(
+                "sequence {name}: {photos} uploaded but not finalized; run again to finalize (nothing will be sent twice)"
+            ),
+            Outcome::Failed { reason } => {
+                self.reporter.error(format_args!(
+                    "sequence {name}: not finished: {reason}; run again to resume"
+                ));
+                return;
+            }
+        };
+        self.reporter.line(line);
+    }
+}
+
+/// Uploads `plans` with the core's engine, one line per sequence as it
+/// ends, then the summary. Returns the engine's report (the caller moves
+/// files if it wants to) and the run's status.
 pub fn upload_sequences(
     reporter: &Reporter,
     connection: &Connection,
     plans: Vec<SequencePlan>,
     settings: &UploadSettings<'_>,
-) -> Result<(Vec<SequenceResult>, Status), Failure> {
-    let stop = interrupt_flag();
-    // Sign in and open the history before the long hashing pass, so that
-    // a wrong password is reported at once.
-    let signed_in = if settings.dry_run {
-        None
-    } else {
-        Some(sign_in(connection, reporter)?)
-    };
-    let history_path = History::default_path(connection.credentials.env());
-    let history = History::open(&history_path).map_err(Failure::fatal)?;
-    reporter.explain(format_args!("upload history {}", history_path.display()));
-
-    // A dry run hashes every photo with its upload description first (no
-    // network); a real run hashes each photo just before sending it.
-    let mut prepared = Vec::with_capacity(plans.len());
+) -> Result<(Report, Status), Failure> {
     if settings.dry_run {
         let photos: usize = plans.iter().map(|p| p.images.len()).sum();
         reporter.explain(format_args!(
             "preparing {}",
             plural(photos, "photo", "photos")
         ));
-        reporter.start_progress(plans.len() as u64, Unit::Items);
-        for plan in &plans {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            prepared.push(prepare(plan, settings.jobs, stop));
-            reporter.advance(1);
-        }
-        reporter.finish_progress();
     }
-
-    let endpoints = connection.graph.endpoints().clone();
-    let (token, user_id) = match &signed_in {
-        Some((t, u)) => (t.token.clone(), u.id.clone()),
-        None => {
-            let stored = connection.credentials.stored_token().ok().flatten();
-            let id = stored
-                .as_ref()
-                .and_then(|t| t.user_id.clone())
-                .unwrap_or_default();
-            (
-                stored
-                    .map(|t| t.token)
-                    .unwrap_or_else(|| mapillary_core::auth::Secret::new("")),
-                id,
-            )
-        }
-    };
-    let service = UploadService::new(&endpoints.upload, token.clone()).with_stop(stop);
-    let r = reporter.clone();
-    let notify = move |m: &str| r.warn(m);
-    let uploader = Uploader {
+    let options = UploadOptions {
         graph: &connection.graph,
-        service: &service,
-        token: &token,
-        history: &history,
-        account: format!("{} {user_id}", endpoints.upload),
+        credentials: &connection.credentials,
         jobs: settings.jobs,
-        sent: Default::default(),
-        cached: Default::default(),
-        stop,
-        notify: &notify,
+        dry_run: settings.dry_run,
+        stop: interrupt_flag(),
     };
-
-    let mut results = Vec::with_capacity(plans.len());
-    if settings.dry_run {
-        for (plan, sequence) in plans.iter().zip(&prepared) {
-            let rejected = sequence.rejected.clone();
-            let outcome = match uploader.already_finished(sequence) {
-                Some(done) => Outcome::AlreadyFinished {
-                    cluster_id: done.cluster_id,
-                },
-                None if !rejected.is_empty() => Outcome::Failed {
-                    reason: format!("{} of its photos cannot be uploaded", rejected.len()),
-                },
-                None => Outcome::WouldUpload {
-                    bytes: uploader.bytes_to_send(sequence),
-                },
-            };
-            results.push(sequence_result(reporter, plan, outcome, rejected));
-        }
-    } else {
-        // The progress counts the photos' bytes, sent now or found uploaded.
-        let total: u64 = plans
-            .iter()
-            .flat_map(|p| &p.images)
-            .filter_map(|i| std::fs::metadata(&i.path).ok())
-            .map(|m| m.len())
-            .sum();
-        let done = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            if total > 0 {
-                reporter.start_progress(total, Unit::Bytes);
-                scope.spawn(|| {
-                    while !done.load(Ordering::SeqCst) {
-                        reporter.set_progress(
-                            uploader.sent.load(Ordering::Relaxed)
-                                + uploader.cached.load(Ordering::Relaxed),
-                        );
-                        std::thread::sleep(Duration::from_millis(150));
-                    }
-                });
-            }
-            for plan in &plans {
-                let mut rejected = Vec::new();
-                let outcome = if stop.load(Ordering::SeqCst) {
-                    Outcome::Failed {
-                        reason: "interrupted".to_string(),
-                    }
-                } else {
-                    uploader.upload_plan(plan, &mut rejected, settings.confirm)
-                };
-                results.push(sequence_result(reporter, plan, outcome, rejected));
-            }
-            done.store(true, Ordering::SeqCst);
-        });
-    }
-    reporter.finish_progress();
-    let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-    let uploaded = count(|o| matches!(o, Outcome::Finished { .. } | Outcome::WouldUpload { .. }));
-    let skipped = count(|o| matches!(o, Outcome::AlreadyFinished { .. }));
-    let unfinished = count(|o| matches!(o, Outcome::NotFinalized));
-    let failed = count(|o| matches!(o, Outcome::Failed { .. }));
-    let verb = if settings.dry_run {
+    let observer = Lines {
+        reporter,
+        confirm: settings.confirm,
+    };
+    let report = mapillary_core::upload::run(plans, &options, &observer).map_err(Failure::fatal)?;
+    let uploaded =
+        report.count(|o| matches!(o, Outcome::Finished { .. } | Outcome::WouldUpload { .. }));
+    let skipped = report.count(|o| matches!(o, Outcome::AlreadyFinished { .. }));
+    let unfinished = report.count(|o| matches!(o, Outcome::NotFinalized));
+    let failed = report.count(|o| matches!(o, Outcome::Failed { .. }));
+    let verb = if report.dry_run {
         "would be uploaded"
     } else {
         "uploaded"
@@ -196,66 +163,21 @@ pub fn upload_sequences(
     if unfinished > 0 {
         summary.push_str(&format!(", {unfinished} not finalized"));
     }
-    if !settings.dry_run {
-        summary.push_str(&format!(
-            "; {} sent",
-            megabytes(uploader.sent.load(Ordering::Relaxed))
-        ));
+    if !report.dry_run {
+        summary.push_str(&format!("; {} sent", megabytes(report.sent_bytes)));
     }
     reporter.summary(summary);
-    let status = if stop.load(Ordering::SeqCst) {
+    let status = if report.interrupted {
         Status::Interrupted
-    } else if failed > 0 || unfinished > 0 || results.iter().any(|r| !r.rejected.is_empty()) {
+    } else if failed > 0
+        || unfinished > 0
+        || report.sequences.iter().any(|s| !s.rejected.is_empty())
+    {
         Status::Incomplete
     } else {
         Status::Done
     };
-    Ok((results, status))
-}
-
-/// Reports what happened to a sequence (its refused photos, then one line)
-/// and returns it as a result.
-fn sequence_result(
-    reporter: &Reporter,
-    plan: &SequencePlan,
-    outcome: Outcome,
-    rejected: Vec<(PathBuf, String)>,
-) -> SequenceResult {
-    for (path, why) in &rejected {
-        reporter.problem(path, why);
-    }
-    let name = &plan.name;
-    let photos = plural(plan.images.len(), "photo", "photos");
-    let line = match &outcome {
-        Outcome::Finished { cluster_id } => Some(format!(
-            "sequence {name}: {photos} uploaded, cluster {cluster_id}"
-        )),
-        Outcome::AlreadyFinished { cluster_id } => Some(format!(
-            "sequence {name}: already uploaded (cluster {cluster_id}); nothing sent"
-        )),
-        Outcome::WouldUpload { bytes } => Some(format!(
-            "sequence {name}: would upload {photos}, {}",
-            megabytes(*bytes)
-        )),
-        Outcome::NotFinalized => Some(format!(
-            "sequence {name}: {photos} uploaded but not finalized; run again to finalize (nothing will be sent twice)"
-        )),
-        Outcome::Failed { reason } => {
-            reporter.error(format_args!(
-                "sequence {name}: not finished: {reason}; run again to resume"
-            ));
-            None
-        }
-    };
-    if let Some(line) = line {
-        reporter.line(line);
-    }
-    SequenceResult {
-        name: plan.name.clone(),
-        photos: plan.images.iter().map(|i| i.path.clone()).collect(),
-        outcome,
-        rejected,
-    }
+    Ok((report, status))
 }
 
 /// Groups photos into sequences (see [`group_by_sequence`]); sequences that

@@ -10,7 +10,7 @@ use mapillary_cli::photos::{find_photos, read_photos};
 use mapillary_cli::uploading::{UploadSettings, move_into, plan_sequences, upload_sequences};
 use mapillary_cli::{Args, DRY_RUN, Failure, Positional, Reporter, Status, Tool, UPLOAD_JOBS};
 use mapillary_core::description::Description;
-use mapillary_core::upload::{Outcome, PlannedImage};
+use mapillary_core::upload::{Fate, PlannedImage};
 
 const TOOL: Tool = Tool {
     name: "upload",
@@ -110,27 +110,16 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let settings = UploadSettings {
         dry_run,
         jobs,
-        confirm: &|_| true,
+        confirm: &|_, _| true,
     };
-    let (results, upload_status) = upload_sequences(reporter, &connection, plans, &settings)?;
+    let (report, upload_status) = upload_sequences(reporter, &connection, plans, &settings)?;
     if !dry_run {
-        for result in &results {
-            let finished = matches!(
-                result.outcome,
-                Outcome::Finished { .. } | Outcome::AlreadyFinished { .. }
-            );
-            for (photo, _) in &result.rejected {
-                move_into(reporter, photo, &failed);
-            }
-            if finished {
-                for photo in result
-                    .photos
-                    .iter()
-                    .filter(|p| !result.rejected.iter().any(|(r, _)| r == *p))
-                {
-                    move_into(reporter, photo, &success);
-                }
-            }
+        for (photo, fate) in report.fates() {
+            match fate {
+                Fate::Uploaded => move_into(reporter, photo, &success),
+                Fate::Rejected(_) => move_into(reporter, photo, &failed),
+                Fate::Retry(_) | Fate::WouldUpload => true,
+            };
         }
     }
     Ok(

@@ -120,7 +120,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let settings = UploadSettings {
         dry_run,
         jobs,
-        confirm: &|_| true,
+        confirm: &|_, _| true,
     };
     let (_, upload_status) = upload_sequences(reporter, &connection, plans, &settings)?;
     Ok(

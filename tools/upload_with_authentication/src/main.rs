@@ -15,7 +15,7 @@ use mapillary_cli::{
 };
 use mapillary_core::description::Description;
 use mapillary_core::sequence::new_sequence_uuid;
-use mapillary_core::upload::{PlannedImage, PreparedSequence};
+use mapillary_core::upload::PlannedImage;
 
 const YES: Opt = Opt {
     long: "yes",
@@ -88,14 +88,10 @@ fn main() -> ExitCode {
 }
 
 /// Asks on the terminal; three tries at a y/n answer.
-fn finalize_on_terminal(sequence: &PreparedSequence) -> bool {
+fn finalize_on_terminal(name: &str, photos: usize) -> bool {
     let stdin = std::io::stdin();
     for _ in 0..3 {
-        eprint!(
-            "{} photos of sequence {} uploaded. Finalize upload? [y/n] ",
-            sequence.images.len(),
-            sequence.name
-        );
+        eprint!("{photos} photos of sequence {name} uploaded. Finalize upload? [y/n] ");
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         if stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 {
@@ -147,7 +143,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     }
     let (plans, left_out) = plan_sequences(reporter, images);
     let connection = connect(reporter);
-    let confirm = |s: &PreparedSequence| !ask || finalize_on_terminal(s);
+    let confirm = |name: &str, photos: usize| !ask || finalize_on_terminal(name, photos);
     let settings = UploadSettings {
         dry_run,
         jobs,
