@@ -8,6 +8,7 @@ pub mod args;
 pub mod network;
 pub mod photos;
 pub mod report;
+pub mod sequences;
 pub mod spec;
 pub mod uploading;
 

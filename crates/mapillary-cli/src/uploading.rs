@@ -2,10 +2,11 @@
 //! to say (progress, retries, one line per sequence, the summary), and the
 //! run's status from its report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mapillary_core::api::graph::User;
 use mapillary_core::auth::UserToken;
+use mapillary_core::sequence::rules::{Finding, Rules};
 use mapillary_core::upload::{
     Observer, Outcome, PlannedImage, Progress, Report, SequencePlan, SequenceReport, UploadOptions,
     group_by_sequence,
@@ -13,6 +14,7 @@ use mapillary_core::upload::{
 
 use crate::network::Connection;
 use crate::report::{Reporter, Unit, plural};
+use crate::sequences::report_findings;
 use crate::{Failure, Status, interrupt_flag};
 
 /// Asked before a sequence is finished: its name and number of photos.
@@ -26,6 +28,8 @@ pub struct UploadSettings<'a> {
     pub jobs: usize,
     /// Asked before each sequence is finished.
     pub confirm: Confirm<'a>,
+    /// The sequence rules the engine checks every sequence against again.
+    pub rules: Rules,
 }
 
 impl std::fmt::Debug for UploadSettings<'_> {
@@ -48,6 +52,15 @@ struct Lines<'a> {
 }
 
 impl Observer for Lines<'_> {
+    fn checked(&self, findings: &[Finding]) {
+        report_findings(
+            self.reporter,
+            findings,
+            "not uploaded, left where they are",
+            "sequence uploaded in parts; the next part starts at",
+        );
+    }
+
     fn signed_in(&self, token: &UserToken, user: &User) {
         self.reporter.explain(format_args!(
             "signed in as {} (user {}) with the token from {}",
@@ -84,10 +97,14 @@ impl Observer for Lines<'_> {
         (self.confirm)(name, photos)
     }
 
-    /// Its refused photos, then one line.
+    /// Its photos with trouble of their own, then one line.
     fn sequence_done(&self, sequence: &SequenceReport) {
         for (path, why) in &sequence.rejected {
             self.reporter.problem(path, why);
+        }
+        for (path, why) in &sequence.retry {
+            self.reporter
+                .problem(path, format_args!("{why}; run again to retry"));
         }
         let name = &sequence.name;
         let photos = plural(sequence.photos.len(), "photo", "photos");
@@ -139,6 +156,7 @@ pub fn upload_sequences(
         credentials: &connection.credentials,
         jobs: settings.jobs,
         dry_run: settings.dry_run,
+        rules: settings.rules,
         stop: interrupt_flag(),
     };
     let observer = Lines {
@@ -171,6 +189,7 @@ pub fn upload_sequences(
         Status::Interrupted
     } else if failed > 0
         || unfinished > 0
+        || report.left_out() > 0
         || report.sequences.iter().any(|s| !s.rejected.is_empty())
     {
         Status::Incomplete
@@ -201,17 +220,90 @@ pub fn plan_sequences(
     (plans, left_out)
 }
 
-/// Moves `file` into `folder` (created when missing), never over an
-/// existing file; reports a file that could not be moved.
-pub fn move_into(reporter: &Reporter, file: &Path, folder: &Path) -> bool {
-    let Some(name) = file.file_name() else {
-        return false;
-    };
-    match mapillary_core::files::move_no_clobber(file, &folder.join(name)) {
-        Ok(()) => true,
-        Err(e) => {
-            reporter.problem(file, format_args!("not moved to {}: {e}", folder.display()));
-            false
+/// Where upload moves photos: `success/` and `failed/` in the current
+/// folder, each photo under its folder relative to the path the user gave,
+/// so that photos of equal names in different folders never meet.
+#[derive(Debug, Clone)]
+pub struct Outboxes {
+    given: PathBuf,
+    given_is_file: bool,
+    success: PathBuf,
+    failed: PathBuf,
+    /// The path given, and the two folders, resolved (when they exist).
+    resolved: [Option<PathBuf>; 3],
+}
+
+/// One of the two folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// `success/`: the photo's sequence is on Mapillary.
+    Success,
+    /// `failed/`: the server refused the photo for good.
+    Failed,
+}
+
+impl Outboxes {
+    /// The folders under `cwd` for photos found at `given`.
+    pub fn new(cwd: &Path, given: &Path) -> Outboxes {
+        let (success, failed) = (cwd.join("success"), cwd.join("failed"));
+        let resolve = |p: &Path| std::fs::canonicalize(p).ok();
+        Outboxes {
+            given_is_file: std::fs::metadata(given).is_ok_and(|m| m.is_file()),
+            resolved: [resolve(given), resolve(&success), resolve(&failed)],
+            given: given.to_path_buf(),
+            success,
+            failed,
+        }
+    }
+
+    /// Whether `photo` lies in `success/` or `failed/` found inside the path
+    /// given: such photos are not uploaded again. A folder the user names
+    /// (`upload failed`, or a folder inside it) is uploaded.
+    pub fn skips(&self, photo: &Path) -> bool {
+        let [given, success, failed] = &self.resolved;
+        let Ok(photo) = std::fs::canonicalize(photo) else {
+            return false;
+        };
+        [success, failed].into_iter().flatten().any(|outbox| {
+            photo.starts_with(outbox) && !given.as_ref().is_some_and(|g| g.starts_with(outbox))
+        })
+    }
+
+    /// Where `photo` goes in `outbox`.
+    pub fn destination(&self, photo: &Path, outbox: Outbox) -> PathBuf {
+        let relative = if self.given_is_file {
+            None
+        } else {
+            photo.strip_prefix(&self.given).ok()
+        };
+        let relative = relative
+            .filter(|r| !r.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .or_else(|| photo.file_name().map(PathBuf::from))
+            .unwrap_or_default();
+        match outbox {
+            Outbox::Success => self.success.join(relative),
+            Outbox::Failed => self.failed.join(relative),
+        }
+    }
+
+    /// Moves `photo` into `outbox` (folders created when missing), never
+    /// over an existing file; a photo already there stays. Reports a photo
+    /// that could not be moved and returns false.
+    pub fn move_photo(&self, reporter: &Reporter, photo: &Path, outbox: Outbox) -> bool {
+        let to = self.destination(photo, outbox);
+        let same = |a: &Path, b: &Path| {
+            std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b))
+        };
+        if same(photo, &to) {
+            return true;
+        }
+        match mapillary_core::files::move_no_clobber(photo, &to) {
+            Ok(()) => true,
+            Err(e) => {
+                reporter.problem(photo, format_args!("not moved to {}: {e}", to.display()));
+                false
+            }
         }
     }
 }

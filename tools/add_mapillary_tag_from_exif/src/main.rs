@@ -2,17 +2,24 @@
 //! into photos from other cameras, from their own EXIF, so that they are
 //! handled like Mapillary-app photos.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
+use mapillary_cli::photos::{find_photos, read_photos_and_facts, rewrite_photos, summary_line};
+use mapillary_cli::sequences::{
+    CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
+};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tally, Tool,
+    plural, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
-use mapillary_core::description::Description;
+use mapillary_core::description::{self, Description};
 use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
+use mapillary_core::sequence::rules::Forming;
 use mapillary_core::sequence::{is_valid_sequence_id, new_sequence_uuid};
+use mapillary_core::upload::{PlannedImage, form_sequences};
 
 const TOOL: Tool = Tool {
     name: "add_mapillary_tag_from_exif",
@@ -27,13 +34,22 @@ const TOOL: Tool = Tool {
         Positional {
             name: "sequence_id",
             optional: true,
-            doc: "The sequence the photos join (letters, digits, _ and -); default: a new random UUID for this run.",
+            doc: "The sequence all the photos join (letters, digits, _ and -); default: the photos are cut into sequences, each with a new random UUID.",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, CUTOFF_TIME, CUTOFF_DISTANCE],
     description: "Reads each photo's GPS position, capture time, altitude, direction, orientation, make and model \
         from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) into its EXIF \
-        ImageDescription. All photos of one run share one sequence UUID.\n\n\
+        ImageDescription.\n\n\
+        Sequences follow the official client's rules: photos are grouped by folder and camera, ordered by \
+        capture time, and a new sequence starts where two photos are more than 60 s or 100 m apart \
+        (--cutoff-time, --cutoff-distance) and where a sequence would exceed Mapillary's limits (1,000 \
+        photos, 110 GiB, 6 gigapixels); each sequence gets a new random UUID. With sequence_id, all photos \
+        are one sequence of that id, which upload sends in parts where it exceeds a limit. Either way, a \
+        photo within 0.1 m and 5\u{b0} of the photo kept before it (a duplicate), a photo at latitude 0, \
+        longitude 0, and the photos of a sequence faster than 400 km/h are left out: not tagged, each named \
+        in one message per reason (exit status 1). A photo left out that holds the MAPSequenceUUID of an \
+        earlier run loses that key, so that upload does not send it.\n\n\
         Required: GPSLatitude and GPSLongitude, and a capture time: DateTimeOriginal, else DateTimeDigitized, \
         else DateTime (each with its sub-seconds and offset; without an offset, in the computer's zone or \
         --timezone), else GPSDateStamp with GPSTimeStamp. MAPCaptureTime is written in UTC with milliseconds. \
@@ -44,6 +60,9 @@ const TOOL: Tool = Tool {
         other keys; any other ImageDescription text is replaced. Only ImageDescription changes; every other \
         tag and the image bytes are kept, and each photo is replaced atomically.",
     environment: &[
+        ENV_CUTOFFS,
+        ENV_LIMITS,
+        ENV_CHECKS,
         (
             "MAPILLARY_USERNAME",
             "The account the photos are prepared for, shown in the summary (also taken from the profiles file).",
@@ -56,7 +75,7 @@ const TOOL: Tool = Tool {
     examples: &[
         (
             "add_mapillary_tag_from_exif trip",
-            "Tag every photo under trip/ as one new sequence.",
+            "Tag every photo under trip/, cut into sequences where the photographer paused.",
         ),
         (
             "add_mapillary_tag_from_exif trip/day1 my-day-1 --timezone Europe/Berlin",
@@ -72,50 +91,168 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let sequence = match args.text(1, "sequence_id")? {
-        Some(id) if is_valid_sequence_id(&id) => id,
+    let chosen = match args.text(1, "sequence_id")? {
+        Some(id) if is_valid_sequence_id(&id) => Some(id),
         Some(id) => {
             return Err(Failure::Usage(format!(
                 "sequence_id '{id}' may hold only letters, digits, _ and -"
             )));
         }
-        None => new_sequence_uuid(),
+        None => None,
     };
     let rule = zone_rule(args)?;
+    let rules = mapillary_cli::sequences::rules(args)?;
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
     let options = mapillary_cli::rewrite_options(args);
 
+    // What the rules need of every photo (its head only), then the rules.
     let files = find_photos(&path, reporter)?;
-    let (tally, status) = rewrite_photos(
+    let (read, read_tally, status) =
+        read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
+            let earlier = exif
+                .image_description
+                .as_deref()
+                .and_then(|t| Description::parse(t).ok())
+                .is_some_and(|d| d.sequence_uuid().is_some());
+            let description =
+                Description::tag_photo(&exif, file, "", &rule).map_err(|e| e.to_string())?;
+            let image = PlannedImage::new(file, description, facts).map_err(|e| e.to_string())?;
+            Ok((image, earlier))
+        });
+    if status == Status::Interrupted {
+        return Ok(status);
+    }
+    let tagged_before: BTreeSet<PathBuf> = read
+        .iter()
+        .filter(|(_, earlier)| *earlier)
+        .map(|(image, _)| image.path.clone())
+        .collect();
+    let images = read.into_iter().map(|(image, _)| image).collect();
+    let forming = if chosen.is_some() {
+        Forming::One
+    } else {
+        Forming::Cut
+    };
+    let formed = form_sequences(images, &rules, forming);
+    let limit_cut = match &chosen {
+        Some(id) => format!("sequence {id} will be uploaded in parts; a part starts at"),
+        None => "new sequence from".to_string(),
+    };
+    let left_out = report_findings(reporter, &formed.findings, "not tagged", &limit_cut);
+    let untag: Vec<PathBuf> = formed
+        .left_out
+        .iter()
+        .map(|i| i.path.clone())
+        .filter(|p| tagged_before.contains(p))
+        .collect();
+    let mut ids = Vec::new();
+    let expected: BTreeMap<PathBuf, Description> = formed
+        .named(|_| {
+            let id = chosen.clone().unwrap_or_else(new_sequence_uuid);
+            ids.push(id.clone());
+            id
+        })
+        .into_iter()
+        .map(|i| (i.path, i.description))
+        .collect();
+    let to_tag: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| expected.contains_key(*f))
+        .cloned()
+        .collect();
+
+    // Each photo is read again as it is rewritten; one that changed since
+    // the rules saw it is left alone.
+    let (tagged, tag_status) = rewrite_photos(
         reporter,
-        &files,
+        &to_tag,
         jobs,
         |_, file| {
+            let Some(want) = expected.get(file) else {
+                return Ok(mapillary_core::exif::Updated::Skipped(
+                    "not in a sequence".to_string(),
+                ));
+            };
+            let id = want.sequence_uuid().unwrap_or_default();
             update_file(file, options, |exif| {
-                match Description::tag_photo(exif, file, &sequence, &rule) {
-                    Ok(description) => {
+                match Description::tag_photo(exif, file, id, &rule) {
+                    Ok(d) if d == *want => {
                         let mut edits = ExifEdits::new();
-                        edits.set_text(tags::IMAGE_DESCRIPTION, &description.to_json());
+                        edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
                         Decision::Write(edits)
                     }
+                    Ok(_) => Decision::Skip("changed since it was read; run again".to_string()),
                     Err(e) => Decision::Skip(e.to_string()),
                 }
             })
         },
         |_, file, dry| {
+            let id = expected.get(file).and_then(|d| d.sequence_uuid())?;
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!("{}: {verb} sequence {sequence}", file.display()))
+            Some(format!("{}: {verb} sequence {id}", file.display()))
         },
     );
+    // A photo left out keeps no sequence of an earlier run, so that upload
+    // does not send it.
+    let (untagged, untag_status) = if untag.is_empty() {
+        (Tally::default(), Status::Done)
+    } else {
+        rewrite_photos(
+            reporter,
+            &untag,
+            jobs,
+            |_, file| update_file(file, options, without_sequence),
+            |_, file, dry| {
+                let verb = if dry { "would lose" } else { "lost" };
+                Some(format!(
+                    "{}: left out; {verb} the MAPSequenceUUID of an earlier run",
+                    file.display()
+                ))
+            },
+        )
+    };
+
+    let tally = Tally {
+        done: tagged.done,
+        skipped: read_tally.skipped + left_out + tagged.skipped + untagged.skipped,
+        failed: read_tally.failed + tagged.failed + untagged.failed,
+    };
+    ids.dedup();
+    let sequences = match &ids[..] {
+        [one] => format!("sequence {one}"),
+        many => plural(many.len(), "sequence", "sequences"),
+    };
     let user = Credentials::new(Environment::from_process()).username();
     let account = match user {
         Some(u) => format!(" for {u}"),
         None => String::new(),
     };
     reporter.summary(format_args!(
-        "{} (sequence {sequence}{account})",
+        "{} ({sequences}{account})",
         summary_line(&tally, "tagged", dry_run)
     ));
-    Ok(status)
+    Ok(
+        if [tag_status, untag_status].contains(&Status::Interrupted) {
+            Status::Interrupted
+        } else {
+            Status::from_tally(&tally)
+        },
+    )
+}
+
+/// The photo's Mapillary description without MAPSequenceUUID.
+fn without_sequence(exif: &mapillary_core::exif::PhotoExif) -> Decision {
+    let Some(mut d) = exif
+        .image_description
+        .as_deref()
+        .and_then(|t| Description::parse(t).ok())
+        .filter(|d| d.sequence_uuid().is_some())
+    else {
+        return Decision::Skip("holds no sequence any more".to_string());
+    };
+    d.remove(description::SEQUENCE_UUID);
+    let mut edits = ExifEdits::new();
+    edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
+    Decision::Write(edits)
 }

@@ -710,6 +710,47 @@ pub fn form(photos: &[Photo], rules: &Rules, forming: Forming) -> Formed {
     }
 }
 
+/// Adds `new` to `findings`: photos left out for the same reason join
+/// that reason's finding (one message per reason, however many sequences
+/// were checked).
+pub fn merge_findings(findings: &mut Vec<Finding>, new: Vec<Finding>) {
+    for finding in new {
+        let Finding::LeftOut { photos, reason } = finding else {
+            findings.push(finding);
+            continue;
+        };
+        let same = findings.iter_mut().find_map(|f| match f {
+            Finding::LeftOut {
+                photos: p,
+                reason: r,
+            } if std::mem::discriminant(r) == std::mem::discriminant(&reason) => Some((p, r)),
+            _ => None,
+        });
+        match same {
+            Some((p, r)) => {
+                p.extend(photos);
+                if let (
+                    LeftOut::TooFast {
+                        sequences,
+                        speed_kmh,
+                        ..
+                    },
+                    LeftOut::TooFast {
+                        sequences: more,
+                        speed_kmh: speed,
+                        ..
+                    },
+                ) = (r, reason)
+                {
+                    *sequences += more;
+                    *speed_kmh = speed_kmh.max(speed);
+                }
+            }
+            None => findings.push(Finding::LeftOut { photos, reason }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1098,6 +1139,52 @@ mod tests {
                     .all(|s| !s.is_empty() && s.len() <= 4)
             );
         }
+    }
+
+    #[test]
+    fn findings_of_one_reason_merge() {
+        let fast = |name: &str, speed_kmh| Finding::LeftOut {
+            photos: vec![PathBuf::from(name)],
+            reason: LeftOut::TooFast {
+                sequences: 1,
+                speed_kmh,
+                limit_kmh: 400.0,
+            },
+        };
+        let cut = Finding::Cut {
+            before: PathBuf::from("c"),
+            reason: Cut::Images { limit: 2 },
+        };
+        let mut all = Vec::new();
+        merge_findings(&mut all, vec![fast("a", 500.0), cut.clone()]);
+        merge_findings(
+            &mut all,
+            vec![
+                fast("b", 900.0),
+                Finding::LeftOut {
+                    photos: vec![PathBuf::from("d")],
+                    reason: LeftOut::NullIsland,
+                },
+            ],
+        );
+        assert_eq!(
+            all,
+            [
+                Finding::LeftOut {
+                    photos: vec![PathBuf::from("a"), PathBuf::from("b")],
+                    reason: LeftOut::TooFast {
+                        sequences: 2,
+                        speed_kmh: 900.0,
+                        limit_kmh: 400.0
+                    }
+                },
+                cut,
+                Finding::LeftOut {
+                    photos: vec![PathBuf::from("d")],
+                    reason: LeftOut::NullIsland
+                }
+            ]
+        );
     }
 
     #[test]

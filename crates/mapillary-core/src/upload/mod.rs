@@ -4,11 +4,17 @@
 //! at a time, with a history so that nothing is sent or finished twice.
 //! docs/upload.md says why the bundle is the default.
 //!
-//! One entry point, [`run`]: it signs in, opens the history, uploads the
-//! sequences, tells an [`Observer`] what happens as it happens (progress,
+//! One entry point, [`run`]: it checks each sequence again against the
+//! sequence rules (`crate::sequence::rules`: Mapillary's limits,
+//! duplicates, null island, speed; a sequence over a limit is uploaded in
+//! parts), signs in, opens the history, uploads the sequences, tells an
+//! [`Observer`] what happens as it happens (what the rules found, progress,
 //! retries, each sequence's end), and returns a [`Report`] that says where
 //! every photo stands ([`Report::fates`]), so that a tool only has to put
 //! it into words and move the files it wants to move.
+//!
+//! The tools that form sequences themselves do it with [`form_sequences`],
+//! the same rules with cuts at time and distance gaps.
 
 pub mod history;
 
@@ -26,7 +32,9 @@ use crate::api::package::{LoadedImage, PrepareError, PreparedImage, manifest, se
 use crate::api::upload::{Upload, UploadService};
 use crate::auth::{Credentials, Secret, UserToken};
 use crate::batch::for_each_in_order;
-use crate::description::Description;
+use crate::description::{Description, DescriptionError};
+use crate::sequence::frame::PhotoFacts;
+use crate::sequence::rules::{self, Finding, Forming, LeftOut, Photo, Rules};
 use history::{FinishedSequence, History, HistoryError};
 
 /// A photo to upload, with its description.
@@ -36,6 +44,73 @@ pub struct PlannedImage {
     pub path: PathBuf,
     /// Its Mapillary description.
     pub description: Description,
+    /// What the sequence rules know of it.
+    photo: Photo,
+}
+
+impl PlannedImage {
+    /// A photo whose description has what an upload needs (position and
+    /// capture time: [`Description::check_required`]), with its facts
+    /// (file size, image size) for the sequence rules.
+    pub fn new(
+        path: &Path,
+        description: Description,
+        facts: PhotoFacts,
+    ) -> Result<PlannedImage, DescriptionError> {
+        description.check_required()?;
+        Ok(PlannedImage {
+            photo: Photo::from_description(path, &description, facts)?,
+            path: path.to_path_buf(),
+            description,
+        })
+    }
+}
+
+/// Photos formed into sequences by the rules.
+#[derive(Debug, Clone, Default)]
+pub struct FormedImages {
+    /// The sequences, each in capture order, in order of their first photo.
+    pub sequences: Vec<Vec<PlannedImage>>,
+    /// The photos left out (each is named in a finding).
+    pub left_out: Vec<PlannedImage>,
+    /// What the rules found: cuts, and photos left out with the reason.
+    pub findings: Vec<Finding>,
+}
+
+impl FormedImages {
+    /// Gives the photos of each sequence their MAPSequenceUUID: `name(k)`
+    /// for the k-th sequence; returns them all, sequence by sequence.
+    pub fn named(self, mut name: impl FnMut(usize) -> String) -> Vec<PlannedImage> {
+        let mut out = Vec::new();
+        for (k, sequence) in self.sequences.into_iter().enumerate() {
+            let id = serde_json::Value::String(name(k));
+            out.extend(sequence.into_iter().map(|mut image| {
+                image
+                    .description
+                    .set(crate::description::SEQUENCE_UUID, id.clone());
+                image
+            }));
+        }
+        out
+    }
+}
+
+/// Forms `images` into sequences by the sequence rules: [`Forming::Cut`]
+/// groups them by folder and camera and cuts at time and distance gaps and
+/// at the limits; [`Forming::One`] keeps them one sequence, split only at
+/// the limits. The caller gives each sequence its MAPSequenceUUID.
+pub fn form_sequences(images: Vec<PlannedImage>, rules: &Rules, forming: Forming) -> FormedImages {
+    let photos: Vec<Photo> = images.iter().map(|i| i.photo.clone()).collect();
+    let formed = rules::form(&photos, rules, forming);
+    let mut slots: Vec<Option<PlannedImage>> = images.into_iter().map(Some).collect();
+    let mut take = |indices: &[usize]| -> Vec<PlannedImage> {
+        indices.iter().filter_map(|&i| slots[i].take()).collect()
+    };
+    FormedImages {
+        sequences: formed.sequences.iter().map(|s| take(s)).collect(),
+        left_out: take(&formed.left_out),
+        findings: formed.findings,
+    }
 }
 
 /// A sequence to upload.
@@ -134,14 +209,37 @@ pub struct SequenceReport {
     pub photos: Vec<PathBuf>,
     /// What happened.
     pub outcome: Outcome,
-    /// Photos refused for good, with the reason: a later run will not do
-    /// better with them as they are.
+    /// Photos refused for good, with the reason: by the server (a final
+    /// 4xx for the photo or its sequence), or a photo that cannot be sent as
+    /// it is. A later run will not do better with them as they are.
     pub rejected: Vec<(PathBuf, String)>,
+    /// Photos not uploaded for a reason of their own that may pass (the
+    /// file could not be read, a nonsensical answer from the server): left
+    /// where they are, to be retried.
+    pub retry: Vec<(PathBuf, String)>,
+}
+
+/// The photos of a sequence that had trouble of their own.
+#[derive(Debug, Clone, Default)]
+struct Troubles {
+    /// Refused for good.
+    rejected: Vec<(PathBuf, String)>,
+    /// To be retried.
+    retry: Vec<(PathBuf, String)>,
+}
+
+impl Troubles {
+    fn add(&mut self, more: Troubles) {
+        self.rejected.extend(more.rejected);
+        self.retry.extend(more.retry);
+    }
 }
 
 /// Where a photo stands after a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fate<'a> {
+    /// Left out by the sequence rules: not sent.
+    LeftOut(&'a LeftOut),
     /// Its sequence is on Mapillary (finished now or by an earlier run).
     Uploaded,
     /// Refused for good, with the reason.
@@ -157,6 +255,10 @@ pub enum Fate<'a> {
 pub struct Report {
     /// Each sequence, in the order they were uploaded.
     pub sequences: Vec<SequenceReport>,
+    /// What the sequence rules found when they checked the sequences
+    /// again: limit cuts (a sequence uploaded in parts) and photos left
+    /// out.
+    pub findings: Vec<Finding>,
     /// Bytes sent in this run.
     pub sent_bytes: u64,
     /// Whether the user stopped the run.
@@ -168,13 +270,28 @@ pub struct Report {
 const NOT_FINALIZED: &str = "uploaded but not finalized";
 
 impl Report {
-    /// Where each photo stands, sequence by sequence.
-    pub fn fates(&self) -> impl Iterator<Item = (&Path, Fate<'_>)> + '_ {
-        self.sequences.iter().flat_map(|s| {
+    /// Where each photo stands: those the rules left out, then sequence by
+    /// sequence.
+    pub fn fates<'a>(&'a self) -> impl Iterator<Item = (&'a Path, Fate<'a>)> + 'a {
+        let left_out = self.findings.iter().flat_map(|f| match f {
+            Finding::LeftOut { photos, reason } => photos
+                .iter()
+                .map(|p| (p.as_path(), Fate::LeftOut(reason)))
+                .collect(),
+            Finding::Cut { .. } => Vec::new(),
+        });
+        left_out.chain(self.sequences.iter().flat_map(|s| {
             s.photos.iter().map(move |photo| {
-                let rejected = s.rejected.iter().find(|(p, _)| p == photo);
-                let fate = match (&s.outcome, rejected) {
-                    (_, Some((_, why))) => Fate::Rejected(why),
+                let own = |list: &'a [(PathBuf, String)]| {
+                    list.iter()
+                        .find(|(p, _)| p == photo)
+                        .map(|(_, why)| why.as_str())
+                };
+                if let Some(why) = own(&s.rejected) {
+                    return (photo.as_path(), Fate::Rejected(why));
+                }
+                let fate = match (&s.outcome, own(&s.retry)) {
+                    (_, Some(why)) => Fate::Retry(why),
                     (Outcome::Finished { .. } | Outcome::AlreadyFinished { .. }, None) => {
                         Fate::Uploaded
                     }
@@ -184,7 +301,14 @@ impl Report {
                 };
                 (photo.as_path(), fate)
             })
-        })
+        }))
+    }
+
+    /// How many photos the rules left out.
+    pub fn left_out(&self) -> usize {
+        self.fates()
+            .filter(|(_, f)| matches!(f, Fate::LeftOut(_)))
+            .count()
     }
 
     /// How many sequences ended with an outcome `f` accepts.
@@ -205,6 +329,9 @@ pub enum Progress {
 /// Hears what a run does while it does it. Every method has a default that
 /// does nothing, except [`Observer::confirm`], which says yes.
 pub trait Observer: Sync {
+    /// What the sequence rules found when they checked the sequences again,
+    /// before anything is sent.
+    fn checked(&self, _findings: &[Finding]) {}
     /// Signed in as `user` with `token`.
     fn signed_in(&self, _token: &UserToken, _user: &User) {}
     /// The upload history is at `path`.
@@ -237,6 +364,8 @@ pub struct UploadOptions<'a> {
     pub jobs: usize,
     /// Prepare everything, send nothing.
     pub dry_run: bool,
+    /// The sequence rules every sequence is checked against again.
+    pub rules: Rules,
     /// Stops the run between requests (Ctrl-C).
     pub stop: &'static AtomicBool,
 }
@@ -261,14 +390,44 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// Uploads `plans` (see the module documentation). A dry run does not sign
-/// in: it hashes every photo with its upload description and says what
-/// would be sent, from what the history knows of the stored token's user.
+/// Checks each sequence again against the rules ([`Forming::One`]: it
+/// stays one sequence, split only at the limits, its photos put in the
+/// rules' capture order; duplicates, null island and too fast sequences
+/// left out). A sequence cut at a limit is uploaded in parts, named
+/// `<name> (part k of n)`.
+pub fn check_again(plans: Vec<SequencePlan>, rules: &Rules) -> (Vec<SequencePlan>, Vec<Finding>) {
+    let mut checked = Vec::with_capacity(plans.len());
+    let mut findings = Vec::new();
+    for plan in plans {
+        let formed = form_sequences(plan.images, rules, Forming::One);
+        rules::merge_findings(&mut findings, formed.findings);
+        let parts = formed.sequences.len();
+        for (k, images) in formed.sequences.into_iter().enumerate() {
+            checked.push(SequencePlan {
+                name: if parts > 1 {
+                    format!("{} (part {} of {parts})", plan.name, k + 1)
+                } else {
+                    plan.name.clone()
+                },
+                images,
+                organization: plan.organization.clone(),
+            });
+        }
+    }
+    (checked, findings)
+}
+
+/// Uploads `plans` (see the module documentation), after
+/// [`check_again`]. A dry run does not sign in: it hashes every photo with
+/// its upload description and says what would be sent, from what the
+/// history knows of the stored token's user.
 pub fn run(
     plans: Vec<SequencePlan>,
     options: &UploadOptions<'_>,
     observer: &dyn Observer,
 ) -> Result<Report, RunError> {
+    let (plans, findings) = check_again(plans, &options.rules);
+    observer.checked(&findings);
     // Sign in and open the history before the long pass over the photos,
     // so that a wrong password is reported at once.
     let (token, user_id) = if options.dry_run {
@@ -308,6 +467,7 @@ pub fn run(
     };
     Ok(Report {
         sequences,
+        findings,
         sent_bytes: engine.sent.load(Ordering::Relaxed),
         interrupted: options.stop.load(Ordering::SeqCst),
         dry_run: options.dry_run,
@@ -329,6 +489,22 @@ struct PreparedSequence {
 /// rather than about one photo.
 fn is_run_level(e: &ApiError) -> bool {
     !matches!(e, ApiError::Refused { .. } | ApiError::BadAnswer(_))
+}
+
+/// A photo that could not be prepared: refused for good when it cannot be
+/// sent as it is, to be retried when it could not be read.
+fn unprepared(path: &Path, e: &PrepareError) -> Troubles {
+    let photo = vec![(path.to_path_buf(), e.to_string())];
+    match e {
+        PrepareError::Photo(_) => Troubles {
+            rejected: photo,
+            retry: Vec::new(),
+        },
+        PrepareError::Io(_) => Troubles {
+            rejected: Vec::new(),
+            retry: photo,
+        },
+    }
 }
 
 /// A photo ready to send: its bytes in memory, or on disk (read again and
@@ -362,10 +538,13 @@ struct Pass {
     /// The file handles, in order, of the photos uploaded (all of them
     /// only when the pass succeeded).
     handles: Vec<String>,
-    /// Photos that could not be prepared, with why.
-    unprepared: Vec<(PathBuf, String)>,
-    /// Photos the server refused, with why.
-    refused: Vec<(PathBuf, String)>,
+    /// Photos that could not be prepared, with why: refused for good (the
+    /// photo cannot take its description) or to be retried (it could not be
+    /// read).
+    unprepared: Troubles,
+    /// Photos the server refused for good, or answered nonsense for (to be
+    /// retried), with why.
+    not_uploaded: Troubles,
     /// An error that stopped the pass (network, credentials).
     run_error: Option<String>,
     /// How many photos the pass had to send.
@@ -375,32 +554,32 @@ struct Pass {
 impl Pass {
     /// Why the sequence cannot be finished after this pass, if it cannot.
     fn failure(&self, stopped: bool) -> Option<String> {
-        if !self.unprepared.is_empty() {
-            Some(format!(
-                "{} of its photos cannot be uploaded",
-                self.unprepared.len()
-            ))
+        let unprepared = self.unprepared.rejected.len() + self.unprepared.retry.len();
+        if unprepared > 0 {
+            Some(format!("{unprepared} of its photos cannot be uploaded"))
         } else if let Some(e) = &self.run_error {
             Some(e.clone())
         } else if self.total == 0 {
             Some("no photos".to_string())
         } else if self.handles.len() < self.total {
+            let missing = self.total - self.handles.len();
             Some(if stopped {
                 ApiError::Interrupted.to_string()
+            } else if self.not_uploaded.rejected.len() == missing {
+                format!("{missing} of its photos were refused")
             } else {
-                format!(
-                    "{} of its photos were refused",
-                    self.total - self.handles.len()
-                )
+                format!("{missing} of its photos were not uploaded")
             })
         } else {
             None
         }
     }
 
-    /// The photos refused for good in this pass.
-    fn rejected(&self) -> impl Iterator<Item = &(PathBuf, String)> {
-        self.unprepared.iter().chain(&self.refused)
+    /// The photos with trouble of their own in this pass.
+    fn troubles(&self) -> Troubles {
+        let mut all = self.unprepared.clone();
+        all.add(self.not_uploaded.clone());
+        all
     }
 }
 
@@ -437,17 +616,13 @@ impl Engine<'_> {
     }
 
     /// A report of `plan` with `outcome`, told to the observer.
-    fn report(
-        &self,
-        plan: &SequencePlan,
-        outcome: Outcome,
-        rejected: Vec<(PathBuf, String)>,
-    ) -> SequenceReport {
+    fn report(&self, plan: &SequencePlan, outcome: Outcome, troubles: Troubles) -> SequenceReport {
         let report = SequenceReport {
             name: plan.name.clone(),
             photos: plan.images.iter().map(|i| i.path.clone()).collect(),
             outcome,
-            rejected,
+            rejected: troubles.rejected,
+            retry: troubles.retry,
         };
         self.observer.sequence_done(&report);
         report
@@ -464,7 +639,7 @@ impl Engine<'_> {
                 break;
             }
             let mut images = Vec::with_capacity(plan.images.len());
-            let mut rejected = Vec::new();
+            let mut troubles = Troubles::default();
             for_each_in_order(
                 &plan.images,
                 self.jobs,
@@ -472,7 +647,7 @@ impl Engine<'_> {
                 |_, image| PreparedImage::prepare(&image.path, &image.description.for_upload()),
                 |_, image, result| match result {
                     Ok(p) => images.push(p),
-                    Err(e) => rejected.push((image.path.clone(), e.to_string())),
+                    Err(e) => troubles.add(unprepared(&image.path, &e)),
                 },
             );
             let digest = sequence_digest(images.iter().map(PreparedImage::digest));
@@ -485,9 +660,14 @@ impl Engine<'_> {
                 Some(done) => Outcome::AlreadyFinished {
                     cluster_id: done.cluster_id,
                 },
-                None if !rejected.is_empty() => Outcome::Failed {
-                    reason: format!("{} of its photos cannot be uploaded", rejected.len()),
-                },
+                None if !(troubles.rejected.is_empty() && troubles.retry.is_empty()) => {
+                    Outcome::Failed {
+                        reason: format!(
+                            "{} of its photos cannot be uploaded",
+                            troubles.rejected.len() + troubles.retry.len()
+                        ),
+                    }
+                }
                 None => Outcome::WouldUpload {
                     bytes: sequence
                         .images
@@ -502,7 +682,7 @@ impl Engine<'_> {
                 },
             };
             self.observer.progress(done as u64 + 1);
-            reports.push(self.report(plan, outcome, rejected));
+            reports.push(self.report(plan, outcome, troubles));
         }
         self.observer.progress_end();
         reports
@@ -537,7 +717,7 @@ impl Engine<'_> {
                     let interrupted = Outcome::Failed {
                         reason: ApiError::Interrupted.to_string(),
                     };
-                    self.report(plan, interrupted, Vec::new())
+                    self.report(plan, interrupted, Troubles::default())
                 } else {
                     self.upload_sequence(plan)
                 };
@@ -561,7 +741,7 @@ impl Engine<'_> {
     ) -> Pass {
         enum Trouble {
             /// The photo cannot be made ready.
-            Unprepared(String),
+            Unprepared(PrepareError),
             /// The upload of a ready photo failed.
             Upload(Box<PreparedImage>, ApiError),
         }
@@ -581,7 +761,7 @@ impl Engine<'_> {
                     Err(e) => {
                         // The sequence cannot be finished: send no more.
                         halt.store(true, Ordering::SeqCst);
-                        return Err(Trouble::Unprepared(e.to_string()));
+                        return Err(Trouble::Unprepared(e));
                     }
                 };
                 let upload = ready.upload();
@@ -615,15 +795,20 @@ impl Engine<'_> {
                     pass.images.push(p);
                     pass.handles.push(h);
                 }
-                Err(Trouble::Unprepared(why)) => {
-                    pass.unprepared.push((path(item).to_path_buf(), why));
-                }
+                Err(Trouble::Unprepared(e)) => pass.unprepared.add(unprepared(path(item), &e)),
                 Err(Trouble::Upload(p, e)) => {
                     pass.images.push(*p);
-                    if is_run_level(&e) {
-                        pass.run_error.get_or_insert_with(|| e.to_string());
-                    } else {
-                        pass.refused.push((path(item).to_path_buf(), e.to_string()));
+                    let photo = (path(item).to_path_buf(), e.to_string());
+                    match e {
+                        // A final 4xx for this photo: the server will not
+                        // take it as it is.
+                        ApiError::Refused { .. } => pass.not_uploaded.rejected.push(photo),
+                        // Nonsense (an impossible offset, no file handle):
+                        // nothing is known about the photo; try again.
+                        ApiError::BadAnswer(_) => pass.not_uploaded.retry.push(photo),
+                        _ => {
+                            pass.run_error.get_or_insert(photo.1);
+                        }
                     }
                 }
             },
@@ -645,7 +830,7 @@ impl Engine<'_> {
             },
         );
         let failure = pass.failure(self.stopped());
-        let mut rejected: Vec<(PathBuf, String)> = pass.rejected().cloned().collect();
+        let mut troubles = pass.troubles();
         let Pass {
             images, handles, ..
         } = pass;
@@ -664,9 +849,9 @@ impl Engine<'_> {
         } else if !self.observer.confirm(&plan.name, sequence.images.len()) {
             Outcome::NotFinalized
         } else {
-            self.finish_or_resend(&plan.name, &sequence, handles, &mut rejected)
+            self.finish_or_resend(&plan.name, &sequence, handles, &mut troubles)
         };
-        self.report(plan, outcome, rejected)
+        self.report(plan, outcome, troubles)
     }
 
     /// Finishes a sequence whose photos are uploaded; if the server has
@@ -676,7 +861,7 @@ impl Engine<'_> {
         name: &str,
         sequence: &PreparedSequence,
         mut handles: Vec<String>,
-        rejected: &mut Vec<(PathBuf, String)>,
+        troubles: &mut Troubles,
     ) -> Outcome {
         let failed = |reason: String| Outcome::Failed { reason };
         for attempt in 0..2 {
@@ -699,11 +884,22 @@ impl Engine<'_> {
                         |image| &image.path,
                         |image| Ok(Ready::OnDisk(image.clone())),
                     );
-                    rejected.extend(pass.rejected().cloned());
+                    troubles.add(pass.troubles());
                     if let Some(reason) = pass.failure(self.stopped()) {
                         return failed(reason);
                     }
                     handles = pass.handles;
+                }
+                // A final 4xx for the sequence: the server will not take
+                // these photos as they are.
+                Err(e @ ApiError::Refused { .. }) => {
+                    let why = format!("its sequence was refused: {e}");
+                    troubles.rejected = sequence
+                        .images
+                        .iter()
+                        .map(|i| (i.path.clone(), why.clone()))
+                        .collect();
+                    return failed(e.to_string());
                 }
                 Err(e) => return failed(e.to_string()),
             }
