@@ -231,6 +231,9 @@ pub struct Outboxes {
     failed: PathBuf,
     /// The path given, and the two folders, resolved (when they exist).
     resolved: [Option<PathBuf>; 3],
+    /// Whether the path given lies in one of the two folders (so that a
+    /// photo may already be where it would be moved).
+    given_in_outbox: bool,
 }
 
 /// One of the two folders.
@@ -247,9 +250,18 @@ impl Outboxes {
     pub fn new(cwd: &Path, given: &Path) -> Outboxes {
         let (success, failed) = (cwd.join("success"), cwd.join("failed"));
         let resolve = |p: &Path| std::fs::canonicalize(p).ok();
+        let resolved = [resolve(given), resolve(&success), resolve(&failed)];
+        let given_in_outbox = match &resolved {
+            [Some(g), success, failed] => [success, failed]
+                .into_iter()
+                .flatten()
+                .any(|outbox| g.starts_with(outbox)),
+            _ => false,
+        };
         Outboxes {
             given_is_file: std::fs::metadata(given).is_ok_and(|m| m.is_file()),
-            resolved: [resolve(given), resolve(&success), resolve(&failed)],
+            resolved,
+            given_in_outbox,
             given: given.to_path_buf(),
             success,
             failed,
@@ -261,6 +273,9 @@ impl Outboxes {
     /// (`upload failed`, or a folder inside it) is uploaded.
     pub fn skips(&self, photo: &Path) -> bool {
         let [given, success, failed] = &self.resolved;
+        if success.is_none() && failed.is_none() {
+            return false;
+        }
         let Ok(photo) = std::fs::canonicalize(photo) else {
             return false;
         };
@@ -295,7 +310,7 @@ impl Outboxes {
         let same = |a: &Path, b: &Path| {
             std::fs::canonicalize(a).is_ok_and(|a| std::fs::canonicalize(b).is_ok_and(|b| a == b))
         };
-        if same(photo, &to) {
+        if self.given_in_outbox && same(photo, &to) {
             return true;
         }
         match mapillary_core::files::move_no_clobber(photo, &to) {
