@@ -1,11 +1,12 @@
 //! Ordering photos by capture time and cutting them into sequences where
 //! the photographer paused: the legacy time_split rule here, the rules of
 //! the official client that every tool forming or uploading a sequence
-//! applies in [`rules`], and what they read from a photo file in
-//! [`frame`].
+//! applies in [`rules`], what they read from a photo file in [`frame`], and
+//! the sequences of a tagging run in [`tagging`].
 
 pub mod frame;
 pub mod rules;
+pub mod tagging;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

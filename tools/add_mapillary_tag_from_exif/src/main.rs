@@ -2,7 +2,6 @@
 //! into photos from other cameras, from their own EXIF, so that they are
 //! handled like Mapillary-app photos.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +14,10 @@ use mapillary_cli::{
     plural, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
-use mapillary_core::description::{self, Description};
-use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
-use mapillary_core::sequence::rules::Forming;
-use mapillary_core::sequence::{is_valid_sequence_id, new_sequence_uuid};
-use mapillary_core::upload::{PlannedImage, form_sequences};
+use mapillary_core::description::Description;
+use mapillary_core::exif::{Updated, update_file};
+use mapillary_core::sequence::{is_valid_sequence_id, tagging};
+use mapillary_core::upload::PlannedImage;
 
 const TOOL: Tool = Tool {
     name: "add_mapillary_tag_from_exif",
@@ -110,55 +108,23 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let files = find_photos(&path, reporter)?;
     let (read, read_tally, status) =
         read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
-            let earlier = exif
-                .image_description
-                .as_deref()
-                .and_then(|t| Description::parse(t).ok())
-                .is_some_and(|d| d.sequence_uuid().is_some());
             let description =
                 Description::tag_photo(&exif, file, "", &rule).map_err(|e| e.to_string())?;
             let image = PlannedImage::new(file, description, facts).map_err(|e| e.to_string())?;
-            Ok((image, earlier))
+            Ok((image, tagging::holds_sequence(&exif)))
         });
     if status == Status::Interrupted {
         return Ok(status);
     }
-    let tagged_before: BTreeSet<PathBuf> = read
-        .iter()
-        .filter(|(_, earlier)| *earlier)
-        .map(|(image, _)| image.path.clone())
-        .collect();
-    let images = read.into_iter().map(|(image, _)| image).collect();
-    let forming = if chosen.is_some() {
-        Forming::One
-    } else {
-        Forming::Cut
-    };
-    let formed = form_sequences(images, &rules, forming);
+    let plan = tagging::plan(read, &rules, chosen.as_deref());
     let limit_cut = match &chosen {
         Some(id) => format!("sequence {id} will be uploaded in parts; a part starts at"),
         None => "new sequence from".to_string(),
     };
-    let left_out = report_findings(reporter, &formed.findings, "not tagged", &limit_cut);
-    let untag: Vec<PathBuf> = formed
-        .left_out
-        .iter()
-        .map(|i| i.path.clone())
-        .filter(|p| tagged_before.contains(p))
-        .collect();
-    let mut ids = Vec::new();
-    let expected: BTreeMap<PathBuf, Description> = formed
-        .named(|_| {
-            let id = chosen.clone().unwrap_or_else(new_sequence_uuid);
-            ids.push(id.clone());
-            id
-        })
-        .into_iter()
-        .map(|i| (i.path, i.description))
-        .collect();
+    let left_out = report_findings(reporter, &plan.findings, "not tagged", &limit_cut);
     let to_tag: Vec<PathBuf> = files
         .iter()
-        .filter(|f| expected.contains_key(*f))
+        .filter(|f| plan.descriptions.contains_key(*f))
         .cloned()
         .collect();
 
@@ -169,40 +135,33 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         &to_tag,
         jobs,
         |_, file| {
-            let Some(want) = expected.get(file) else {
-                return Ok(mapillary_core::exif::Updated::Skipped(
-                    "not in a sequence".to_string(),
-                ));
+            let Some(want) = plan.descriptions.get(file) else {
+                return Ok(Updated::Skipped("in no sequence".to_string()));
             };
             let id = want.sequence_uuid().unwrap_or_default();
             update_file(file, options, |exif| {
-                match Description::tag_photo(exif, file, id, &rule) {
-                    Ok(d) if d == *want => {
-                        let mut edits = ExifEdits::new();
-                        edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
-                        Decision::Write(edits)
-                    }
-                    Ok(_) => Decision::Skip("changed since it was read; run again".to_string()),
-                    Err(e) => Decision::Skip(e.to_string()),
-                }
+                tagging::write_if_unchanged(Description::tag_photo(exif, file, id, &rule), want)
             })
         },
         |_, file, dry| {
-            let id = expected.get(file).and_then(|d| d.sequence_uuid())?;
+            let id = plan
+                .descriptions
+                .get(file)
+                .and_then(|d| d.sequence_uuid())?;
             let verb = if dry { "would join" } else { "joined" };
             Some(format!("{}: {verb} sequence {id}", file.display()))
         },
     );
     // A photo left out keeps no sequence of an earlier run, so that upload
     // does not send it.
-    let (untagged, untag_status) = if untag.is_empty() {
+    let (untagged, untag_status) = if plan.untag.is_empty() {
         (Tally::default(), Status::Done)
     } else {
         rewrite_photos(
             reporter,
-            &untag,
+            &plan.untag,
             jobs,
-            |_, file| update_file(file, options, without_sequence),
+            |_, file| update_file(file, options, tagging::without_sequence),
             |_, file, dry| {
                 let verb = if dry { "would lose" } else { "lost" };
                 Some(format!(
@@ -218,8 +177,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         skipped: read_tally.skipped + left_out + tagged.skipped + untagged.skipped,
         failed: read_tally.failed + tagged.failed + untagged.failed,
     };
-    ids.dedup();
-    let sequences = match &ids[..] {
+    let sequences = match &plan.sequences[..] {
         [one] => format!("sequence {one}"),
         many => plural(many.len(), "sequence", "sequences"),
     };
@@ -239,20 +197,4 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             Status::from_tally(&tally)
         },
     )
-}
-
-/// The photo's Mapillary description without MAPSequenceUUID.
-fn without_sequence(exif: &mapillary_core::exif::PhotoExif) -> Decision {
-    let Some(mut d) = exif
-        .image_description
-        .as_deref()
-        .and_then(|t| Description::parse(t).ok())
-        .filter(|d| d.sequence_uuid().is_some())
-    else {
-        return Decision::Skip("holds no sequence any more".to_string());
-    };
-    d.remove(description::SEQUENCE_UUID);
-    let mut edits = ExifEdits::new();
-    edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
-    Decision::Write(edits)
 }

@@ -56,7 +56,7 @@ fn trip(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn one_sequence_per_run_and_the_schema_holds() {
+fn photos_close_together_are_one_sequence_and_the_schema_holds() {
     let dir = tempfile::tempdir().unwrap();
     let files = trip(dir.path());
     let (code, stdout, stderr) = tag(args![dir.path()]);
