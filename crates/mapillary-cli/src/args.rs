@@ -44,15 +44,16 @@ pub enum Parsed {
     Man,
 }
 
-/// Whether a raw argument is a negative number (`-3.5`, `-90`), which the
-/// legacy forms take as positionals (`geotag_from_gpx p t.gpx -3.5`).
+/// Whether a raw argument is a negative number (`-3.5`, `-90`, `-1e999`,
+/// `-inf`, `-nan`), which the legacy forms take as positionals
+/// (`geotag_from_gpx p t.gpx -3.5`). Infinities and NaN count as numbers
+/// here so that the argument they belong to refuses them by name
+/// ("increment must be a finite number of seconds, not '-inf'") instead of
+/// lexopt reading `-inf` as the options `-i -n -f`; no tool has a short
+/// option that such a cluster could mean.
 fn is_negative_number(arg: &OsStr) -> bool {
-    arg.to_str().is_some_and(|s| {
-        s.len() > 1
-            && s.starts_with('-')
-            && s[1..].parse::<f64>().is_ok()
-            && !s[1..].starts_with(['i', 'I', 'n', 'N'])
-    })
+    arg.to_str()
+        .is_some_and(|s| s.len() > 1 && s.starts_with('-') && s[1..].parse::<f64>().is_ok())
 }
 
 fn find_long(tool: &Tool, name: &str) -> Option<&'static Opt> {
@@ -185,6 +186,15 @@ impl Args {
             .transpose()
     }
 
+    /// The positional at `index` as a finite number of `unit` (seconds,
+    /// degrees): anything else, `inf`, `-nan` and `1e999` included, is a
+    /// usage error naming the argument.
+    pub fn finite(&self, index: usize, name: &str, unit: &str) -> Result<Option<f64>, UsageError> {
+        self.positional(index)
+            .map(|v| parse_finite(v, name, unit))
+            .transpose()
+    }
+
     /// The value of `--long` parsed as a number.
     pub fn option_number<T: FromStr>(&self, long: &str) -> Result<Option<T>, UsageError> {
         self.value(long)
@@ -199,6 +209,21 @@ pub fn parse_number<T: FromStr>(value: &OsStr, name: &str) -> Result<T, UsageErr
     text.trim()
         .parse()
         .map_err(|_| UsageError(format!("{name} must be a number, not '{text}'")))
+}
+
+/// Parses a finite number of `unit`, with an error naming the argument:
+/// "increment must be a finite number of seconds, not '-inf'".
+pub fn parse_finite(value: &OsStr, name: &str, unit: &str) -> Result<f64, UsageError> {
+    let text = value.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(UsageError(format!(
+            "{name} must be a finite number of {unit}, not '{text}'"
+        ))),
+        Err(_) => Err(UsageError(format!(
+            "{name} must be a number of {unit}, not '{text}'"
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -226,6 +251,7 @@ mod tests {
         description: "",
         environment: &[],
         examples: &[],
+        files: "",
         replaces: "",
     };
 
@@ -272,8 +298,57 @@ mod tests {
                 .0,
             "offset must be a number, not 'x1'"
         );
-        // "-inf" and "-nan" are not numbers a user means.
-        assert!(run(&["a", "-nan"]).is_err());
+    }
+
+    #[test]
+    fn non_finite_numbers_are_numbers_refused_by_name() {
+        for (arg, message) in [
+            (
+                "-inf",
+                "offset must be a finite number of seconds, not '-inf'",
+            ),
+            (
+                "-nan",
+                "offset must be a finite number of seconds, not '-nan'",
+            ),
+            (
+                "inf",
+                "offset must be a finite number of seconds, not 'inf'",
+            ),
+            (
+                "NaN",
+                "offset must be a finite number of seconds, not 'NaN'",
+            ),
+            (
+                "1e999",
+                "offset must be a finite number of seconds, not '1e999'",
+            ),
+            (
+                "-1e999",
+                "offset must be a finite number of seconds, not '-1e999'",
+            ),
+            (
+                "-Infinity",
+                "offset must be a finite number of seconds, not '-Infinity'",
+            ),
+            ("soon", "offset must be a number of seconds, not 'soon'"),
+        ] {
+            let a = run(&["a", arg]).unwrap();
+            assert_eq!(
+                a.finite(1, "offset", "seconds").unwrap_err().0,
+                message,
+                "{arg}"
+            );
+        }
+        let a = run(&["a", "-0.25"]).unwrap();
+        assert_eq!(a.finite(1, "offset", "seconds").unwrap(), Some(-0.25));
+        assert_eq!(
+            run(&["a"]).unwrap().finite(1, "offset", "seconds").unwrap(),
+            None
+        );
+        // Options are still options.
+        assert!(run(&["-n", "a"]).unwrap().flag("dry-run"));
+        assert_eq!(run(&["-i", "a"]).unwrap_err().0, "unknown option -i");
     }
 
     #[test]

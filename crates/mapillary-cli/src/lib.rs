@@ -18,9 +18,11 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use args::{Args, UsageError, parse_number};
-pub use report::{Reporter, Tally, Unit, plural};
-pub use spec::{DRY_RUN, JOBS, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS};
+pub use args::{Args, UsageError, parse_finite, parse_number};
+pub use report::{Reporter, Tally, Unit, plural, shown};
+pub use spec::{
+    DRY_RUN, FORCE, JOBS, KEEP_MTIME, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS,
+};
 
 /// How a run ended, when it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +78,18 @@ static INTERRUPTED: OnceLock<&'static AtomicBool> = OnceLock::new();
 pub fn interrupt_flag() -> &'static AtomicBool {
     INTERRUPTED.get_or_init(|| {
         let flag: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        // ctrlc installs its signal handler, then starts the thread that
+        // acts on it; if that thread cannot start (a low RLIMIT_NPROC),
+        // Ctrl-C would be caught and do nothing. So first see whether a
+        // thread can start at all; if not, Ctrl-C keeps its default (the
+        // process ends at once, which leaves only temporary files, removed
+        // by the next run).
+        let can_spawn = std::thread::Builder::new()
+            .spawn(|| {})
+            .is_ok_and(|t| t.join().is_ok());
+        if !can_spawn {
+            return flag;
+        }
         let _ = ctrlc::set_handler(move || {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
@@ -111,7 +125,12 @@ pub fn run(
     let reporter = Reporter::new(tool.name, args.quiet(), args.verbose());
     let outcome = body(&args, &reporter);
     reporter.finish_progress();
+    if let Some(shortfall) = mapillary_core::batch::thread_shortfall() {
+        reporter.warn(shortfall);
+    }
     match outcome {
+        // A problem was reported: not everything was done.
+        Ok(Status::Done) if reporter.problems() > 0 => ExitCode::from(1),
         Ok(Status::Done) => ExitCode::SUCCESS,
         Ok(Status::Incomplete) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),
@@ -136,6 +155,8 @@ fn usage_error(tool: &Tool, message: &str) -> ExitCode {
         std::io::stderr().lock(),
         "{name}: {message}\nUsage: {usage} (see {name} --help)",
         name = tool.name,
+        // The message may quote an argument, which may hold anything.
+        message = report::escaped(message),
         usage = tool.usage()
     );
     ExitCode::from(2)
@@ -153,11 +174,19 @@ pub fn zone_rule(args: &Args) -> Result<mapillary_core::capture_time::ZoneRule, 
     }
 }
 
-/// How photos are rewritten: `--dry-run` and `--sync`.
+/// How photos are rewritten: `--dry-run`, `--sync`, `--force` and
+/// `--keep-mtime`.
 pub fn rewrite_options(args: &Args) -> mapillary_core::exif::RewriteOptions {
+    use mapillary_core::files::replace::ModifiedTime;
     mapillary_core::exif::RewriteOptions {
         dry_run: args.flag(DRY_RUN.long),
         sync: args.flag(SYNC.long),
+        force: args.flag(FORCE.long),
+        modified: if args.flag(KEEP_MTIME.long) {
+            ModifiedTime::Keep
+        } else {
+            ModifiedTime::Now
+        },
     }
 }
 

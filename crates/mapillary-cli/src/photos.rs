@@ -8,17 +8,25 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mapillary_core::batch::for_each_in_order;
+use mapillary_core::capture_time::TimeWarning;
 use mapillary_core::exif::{PhotoExif, RewriteError, Updated, remove_stale_temporaries};
 use mapillary_core::files::find_images;
 use mapillary_core::sequence::frame::{PhotoFacts, read_photo};
 
-use crate::report::{Reporter, Tally, Unit, plural};
+use crate::report::{Reporter, Tally, Unit, plural, shown};
 use crate::{Failure, Status, interrupt_flag};
 
 /// Finds the images at `path` (legacy rules), and removes the temporary
 /// files an interrupted run of these tools left in their folders.
 pub fn find_photos(path: &Path, reporter: &Reporter) -> Result<Vec<PathBuf>, Failure> {
-    let files = find_images(path).map_err(Failure::fatal)?;
+    let found = find_images(path).map_err(Failure::fatal)?;
+    for folder in &found.unreadable {
+        reporter.problem(
+            &folder.path,
+            format_args!("{}; the photos in it are left out", folder.reason),
+        );
+    }
+    let files = found.images;
     let folders: BTreeSet<&Path> = files.iter().filter_map(|f| f.parent()).collect();
     for folder in folders {
         match remove_stale_temporaries(folder) {
@@ -26,20 +34,20 @@ pub fn find_photos(path: &Path, reporter: &Reporter) -> Result<Vec<PathBuf>, Fai
                 for r in removed {
                     reporter.warn(format_args!(
                         "removed {}, left by an interrupted run",
-                        r.display()
+                        shown(&r)
                     ));
                 }
             }
             Err(e) => reporter.warn(format_args!(
                 "{}: could not look for leftover temporary files: {e}",
-                folder.display()
+                shown(folder)
             )),
         }
     }
     reporter.explain(format_args!(
         "{} under {}",
         plural(files.len(), "photo", "photos"),
-        path.display()
+        shown(path)
     ));
     Ok(files)
 }
@@ -171,6 +179,15 @@ where
         Status::from_tally(&tally)
     };
     (kept, tally, status)
+}
+
+/// Tells the user what was used instead of what a photo's tags said (an
+/// offset that is not a UTC offset, ...): one line per warning, naming the
+/// photo. The photo is still processed.
+pub fn report_time_warnings(reporter: &Reporter, file: &Path, warnings: &[TimeWarning]) {
+    for warning in warnings {
+        reporter.caution(file, warning);
+    }
 }
 
 /// "12 photos dated, 1 skipped, 0 failed" with the right verb for a dry run.

@@ -3,14 +3,23 @@
 //! stdout carries results (a line per file or group, and the summary);
 //! stderr carries problems, explanations (`-v`) and the progress bar, which
 //! is drawn only when stderr is a terminal.
+//!
+//! Nothing a tool prints can move the cursor or change the terminal: paths
+//! are printed with [`shown`] (control and bidirectional characters, and
+//! bytes that are not UTF-8, escaped as `\n`, `\x1b`, `\u{202e}`, `\xff`),
+//! and every line goes through [`escaped`] once more, for the text that
+//! comes from elsewhere (a server's message, a name inside a library's
+//! error).
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+pub use mapillary_core::shown::{Shown, escaped, shown};
 
 /// How a tool talks to its user. Clones share the same progress bar.
 #[derive(Debug, Clone)]
@@ -19,6 +28,9 @@ pub struct Reporter {
     quiet: bool,
     verbose: bool,
     bar: Arc<Mutex<Option<ProgressBar>>>,
+    /// Problems and errors printed: a run that printed one is not "all
+    /// done", whatever it returns.
+    problems: Arc<AtomicUsize>,
 }
 
 /// What a progress bar counts.
@@ -38,6 +50,7 @@ impl Reporter {
             quiet,
             verbose,
             bar: Arc::new(Mutex::new(None)),
+            problems: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -62,43 +75,68 @@ impl Reporter {
     /// A result line on stdout (not with `-q`).
     pub fn line(&self, text: impl Display) {
         if !self.quiet {
+            let text = text.to_string();
             self.with_bar_suspended(|| {
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
+                let _ = writeln!(out, "{}", escaped(&text));
             });
         }
     }
 
     /// A problem with one file, on stderr: `tool: path: reason`.
     pub fn problem(&self, path: &Path, reason: impl Display) {
-        self.error(format_args!("{}: {reason}", path.display()));
+        self.error(format_args!("{}: {reason}", shown(path)));
     }
 
-    /// An error on stderr: `tool: message`.
+    /// A warning about one file, on stderr: `tool: path: reason`; the file
+    /// was still processed, so it does not change the exit status. Printed
+    /// also with `-q`, as a problem is.
+    pub fn caution(&self, path: &Path, reason: impl Display) {
+        self.say(format_args!("{}: {reason}", shown(path)));
+    }
+
+    /// An error on stderr: `tool: message`. It makes the run's exit status
+    /// at least 1.
     pub fn error(&self, message: impl Display) {
+        self.problems.fetch_add(1, Ordering::Relaxed);
+        self.say(message);
+    }
+
+    /// How many problems and errors were printed.
+    pub fn problems(&self) -> usize {
+        self.problems.load(Ordering::Relaxed)
+    }
+
+    fn say(&self, message: impl Display) {
+        let message = message.to_string();
         self.with_bar_suspended(|| {
-            let _ = writeln!(std::io::stderr().lock(), "{}: {message}", self.tool);
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}: {}",
+                self.tool,
+                escaped(&message)
+            );
         });
     }
 
     /// A warning on stderr that is not about one file (not with `-q`).
     pub fn warn(&self, message: impl Display) {
         if !self.quiet {
-            self.error(message);
+            self.say(message);
         }
     }
 
     /// An explanation on stderr, only with `-v`.
     pub fn explain(&self, message: impl Display) {
         if self.verbose {
-            self.error(message);
+            self.say(message);
         }
     }
 
     /// The summary on stdout (also with `-q`).
     pub fn summary(&self, text: impl Display) {
         self.finish_progress();
-        let _ = writeln!(std::io::stdout().lock(), "{text}");
+        let _ = writeln!(std::io::stdout().lock(), "{}", escaped(&text.to_string()));
     }
 
     /// Starts a progress bar of `total` units, if stderr is a terminal.
@@ -114,9 +152,24 @@ impl Reporter {
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
-        bar.enable_steady_tick(Duration::from_millis(200));
-        if let Ok(mut slot) = self.bar.lock() {
-            *slot = Some(bar);
+        // Redraw now and then, so that the elapsed time and the rate move
+        // while one long item is under way. Not indicatif's own ticker: it
+        // starts its thread with `thread::spawn`, which panics when no
+        // thread can be created (a low RLIMIT_NPROC); without this thread
+        // the bar still moves with each item.
+        let ticking = bar.clone();
+        let _ = std::thread::Builder::new()
+            .name("progress".to_string())
+            .spawn(move || {
+                while !ticking.is_finished() {
+                    ticking.tick();
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(old) = slot.replace(bar)
+        {
+            old.finish_and_clear();
         }
     }
 

@@ -44,6 +44,22 @@ pub const SYNC: Opt = Opt {
     doc: "Flush each rewritten photo to the disk before it replaces the original (slower; a power cut then cannot harm a photo on any file system).",
 };
 
+/// `--force`, shared by every tool that rewrites photos.
+pub const FORCE: Opt = Opt {
+    long: "force",
+    short: None,
+    value: None,
+    doc: "Also rewrite photos that are read-only, or another user's (as root, keeping their owner); without it they are refused and left alone.",
+};
+
+/// `--keep-mtime`, shared by every tool that rewrites photos.
+pub const KEEP_MTIME: Opt = Opt {
+    long: "keep-mtime",
+    short: None,
+    value: None,
+    doc: "Give each rewritten photo the modification time it had (as exiftool -P). Without it the photo's modification time is the time it was rewritten, so backup and sync programs see the change.",
+};
+
 /// `-j, --jobs N`.
 pub const JOBS: Opt = Opt {
     long: "jobs",
@@ -118,9 +134,30 @@ pub struct Tool {
     pub environment: &'static [(&'static str, &'static str)],
     /// Example command lines with what they do.
     pub examples: &'static [(&'static str, &'static str)],
+    /// What the tool promises about the files it writes (paragraphs; empty
+    /// for tools that write none): the FILES section of help and man page.
+    pub files: &'static str,
     /// The legacy script this tool replaces.
     pub replaces: &'static str,
 }
+
+/// The FILES section of every tool that rewrites photos.
+pub const REWRITTEN_PHOTOS: &str = "Each photo is rewritten into a temporary file beside it, which is created \
+    readable by its owner only and then given the photo's owner, group, extended attributes and permissions \
+    (so no one can read it who could not read the photo); it is read back and checked, and renamed over \
+    the photo only if the photo is still the file that was read (same inode, size, modification and change \
+    time); otherwise the photo is reported as changed meanwhile and left as the other program wrote it. \
+    While a photo is read and rewritten it is locked (flock), so two of these tools never work on one photo \
+    at once; an edit reported as written is never lost to another of these tools.\n\n\
+    Refused and left byte for byte unchanged, each with a message: a photo that looks incomplete (its image \
+    data does not end with an EOI marker: still being copied?); a read-only photo, and another user's photo, \
+    unless --force (as root the owner is kept; anyone else is always refused another user's photo, which \
+    would otherwise become theirs); a photo whose EXIF holds a value outside the EXIF block.\n\n\
+    The modification time of a rewritten photo is the time of the rewrite, so that backup and sync \
+    programs see the change; --keep-mtime keeps the old one. A symbolic link stays a link: the file it \
+    points to is rewritten. A photo with several hard links: the name given (or found) gets the new file, \
+    and the photo's other names keep the old content. Without --sync, a power cut shortly after a run can \
+    leave a rewritten photo empty on some file systems (see docs/files.md).";
 
 impl Tool {
     /// All options: the tool's own, then the common ones.
@@ -169,6 +206,15 @@ impl Tool {
         for para in paragraphs(self.description) {
             s.push('\n');
             s.push_str(&wrap(&para, 78));
+        }
+        if !self.files.is_empty() {
+            s.push_str("\nFiles:\n");
+            for (i, para) in paragraphs(self.files).iter().enumerate() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                s.push_str(&wrap(para, 78));
+            }
         }
         if !self.environment.is_empty() {
             s.push_str("\nEnvironment:\n");
@@ -225,6 +271,15 @@ impl Tool {
         s.push_str(".SH OPTIONS\n");
         for o in self.all_options() {
             let _ = writeln!(s, ".TP\n.B {}\n{}", roff(&option_label(o)), roff(o.doc));
+        }
+        if !self.files.is_empty() {
+            s.push_str(".SH FILES\n");
+            for (i, para) in paragraphs(self.files).iter().enumerate() {
+                if i > 0 {
+                    s.push_str(".PP\n");
+                }
+                let _ = writeln!(s, "{}", roff(para));
+            }
         }
         if !self.environment.is_empty() {
             s.push_str(".SH ENVIRONMENT\n");
@@ -319,6 +374,7 @@ mod tests {
         description: "First paragraph\nwraps here.\n\n.Second starts with a dot.",
         environment: &[("DEMO_VAR", "A variable.")],
         examples: &[("demo_tool photos 3", "Demo.")],
+        files: "",
         replaces: "demo_tool.py (2015)",
     };
 

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use mapillary_core::api::graph::User;
+use mapillary_core::api::upload::max_retries;
 use mapillary_core::auth::UserToken;
 use mapillary_core::sequence::rules::{Finding, Rules};
 use mapillary_core::upload::{
@@ -13,7 +14,7 @@ use mapillary_core::upload::{
 };
 
 use crate::network::Connection;
-use crate::report::{Reporter, Unit, plural};
+use crate::report::{Reporter, Unit, plural, shown};
 use crate::sequences::report_findings;
 use crate::{Failure, Status, interrupt_flag};
 
@@ -70,7 +71,7 @@ impl Observer for Lines<'_> {
 
     fn history(&self, path: &Path) {
         self.reporter
-            .explain(format_args!("upload history {}", path.display()));
+            .explain(format_args!("upload history {}", shown(path)));
     }
 
     fn notice(&self, message: &str) {
@@ -152,6 +153,7 @@ pub fn upload_sequences(
         ));
     }
     let options = UploadOptions {
+        max_retries: max_retries(connection.credentials.env()).map_err(Failure::Usage)?,
         graph: &connection.graph,
         credentials: &connection.credentials,
         jobs: settings.jobs,
@@ -316,7 +318,7 @@ impl Outboxes {
         match mapillary_core::files::move_no_clobber(photo, &to) {
             Ok(()) => true,
             Err(e) => {
-                reporter.problem(photo, format_args!("not moved to {}: {e}", to.display()));
+                reporter.problem(photo, format_args!("not moved to {}: {e}", shown(&to)));
                 false
             }
         }

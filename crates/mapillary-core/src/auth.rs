@@ -19,8 +19,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::files::replace::{self, Permissions, ReplaceError, ReplaceOptions, UpdateError};
 
 /// A token or password. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -127,6 +129,8 @@ pub enum AuthError {
     ProfilesFile(PathBuf, io::Error),
     /// The profiles file is not in the expected format.
     BadProfilesFile(PathBuf, String),
+    /// The profiles file could not be written.
+    ProfilesWrite(PathBuf, ReplaceError),
 }
 
 impl fmt::Display for AuthError {
@@ -143,6 +147,9 @@ impl fmt::Display for AuthError {
             }
             AuthError::BadProfilesFile(path, why) => {
                 write!(f, "profiles file {}: {why}", path.display())
+            }
+            AuthError::ProfilesWrite(path, e) => {
+                write!(f, "profiles file {}: {e}", path.display())
             }
         }
     }
@@ -270,16 +277,9 @@ pub fn read_profiles(env: &Environment) -> Result<Vec<Profile>, AuthError> {
 
 /// Writes (or replaces) one profile in the profiles file at `path`, keeping
 /// the others, atomically and with mode 0600 (the official client leaves the
-/// file readable by everyone; a token is a password).
+/// file readable by everyone; a token is a password). The file is locked
+/// while it is read and rewritten, so two logins at once both end up in it.
 pub fn save_profile(path: &Path, profile: &Profile) -> Result<(), AuthError> {
-    let err = |e| AuthError::ProfilesFile(path.to_path_buf(), e);
-    let mut sections = match fs::read_to_string(path) {
-        Ok(text) => {
-            parse_ini(&text).map_err(|why| AuthError::BadProfilesFile(path.to_path_buf(), why))?
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(err(e)),
-    };
     let mut entries = vec![(
         "user_upload_token".to_string(),
         profile.token.expose().to_string(),
@@ -293,37 +293,28 @@ pub fn save_profile(path: &Path, profile: &Profile) -> Result<(), AuthError> {
     if let Some(o) = &profile.organization {
         entries.push(("MAPOrganizationKey".to_string(), o.clone()));
     }
-    match sections.iter_mut().find(|(name, _)| *name == profile.name) {
-        Some(section) => section.1 = entries,
-        None => sections.push((profile.name.clone(), entries)),
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(err)?;
-    let temp = dir.join(format!(
-        ".{}.mapillary-tmp.{}",
-        path.file_name()
-            .map_or_else(Default::default, |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&temp)?;
-        #[cfg(unix)]
-        fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        file.write_all(write_ini(&sections).as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result.map_err(err)
+    let options = ReplaceOptions {
+        sync: true,
+        ..ReplaceOptions::default()
+    };
+    replace::update(path, Permissions::Exactly(0o600), &options, |old| {
+        let mut sections = match old {
+            Some(bytes) => {
+                let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+                parse_ini(text)?
+            }
+            None => Vec::new(),
+        };
+        match sections.iter_mut().find(|(name, _)| *name == profile.name) {
+            Some(section) => section.1 = entries.clone(),
+            None => sections.push((profile.name.clone(), entries.clone())),
+        }
+        Ok(write_ini(&sections).into_bytes())
+    })
+    .map_err(|e| match e {
+        UpdateError::Change(why) => AuthError::BadProfilesFile(path.to_path_buf(), why),
+        UpdateError::Write(e) => AuthError::ProfilesWrite(path.to_path_buf(), e),
+    })
 }
 
 /// Where a user token came from.

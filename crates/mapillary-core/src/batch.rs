@@ -2,12 +2,57 @@
 //! in input order.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+
+/// Fewer worker threads than asked for could be started (the process may
+/// start no more: a low RLIMIT_NPROC, no memory for stacks); the work went
+/// on with those that started, or on the calling thread alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadShortfall {
+    /// Threads asked for.
+    pub wanted: usize,
+    /// Threads started.
+    pub started: usize,
+    /// Why no more could be started.
+    pub reason: String,
+}
+
+impl fmt::Display for ThreadShortfall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.started == 0 {
+            write!(
+                f,
+                "could not start worker threads ({}); worked on one thread",
+                self.reason
+            )
+        } else {
+            write!(
+                f,
+                "could start only {} of {} worker threads ({}); worked with {}",
+                self.started, self.wanted, self.reason, self.started
+            )
+        }
+    }
+}
+
+static SHORTFALL: OnceLock<ThreadShortfall> = OnceLock::new();
+
+/// The first time in this process that fewer threads than asked for could
+/// be started, if it happened: for the tool to say so, once.
+pub fn thread_shortfall() -> Option<&'static ThreadShortfall> {
+    SHORTFALL.get()
+}
 
 /// Runs `work` on every item with up to `jobs` threads and hands each result
 /// to `done` in the items' order, on the calling thread, as soon as it and
 /// all earlier results are in.
+///
+/// Where fewer threads can be started than asked for, the work goes on
+/// with those that started, or, when none did, on the calling thread (see
+/// [`thread_shortfall`]); it never panics for want of threads.
 ///
 /// When `stop` becomes true, no new item is started; items already started
 /// finish and are reported. Returns how many items were reported.
@@ -29,10 +74,11 @@ where
     let (send, receive) = mpsc::channel::<(usize, R)>();
     let mut reported = 0;
     std::thread::scope(|scope| {
+        let mut started = 0;
         for _ in 0..jobs {
             let send = send.clone();
             let (next, work) = (&next, &work);
-            scope.spawn(move || {
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
                 loop {
                     if stop.load(Ordering::SeqCst) {
                         break;
@@ -44,8 +90,30 @@ where
                     }
                 }
             });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    let _ = SHORTFALL.set(ThreadShortfall {
+                        wanted: jobs,
+                        started,
+                        reason: crate::io_reason(&e),
+                    });
+                    break;
+                }
+            }
         }
         drop(send);
+        if started == 0 {
+            // No worker: the calling thread does the work, in order.
+            for (i, item) in items.iter().enumerate() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                done(i, item, work(i, item));
+                reported += 1;
+            }
+            return;
+        }
         let mut pending = BTreeMap::new();
         for (i, result) in receive {
             pending.insert(i, result);

@@ -261,6 +261,237 @@ pub fn series(
         .collect()
 }
 
+/// Why a start time given on the command line (add_fix_dates) cannot be
+/// used. Each names the text and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartTimeError {
+    /// Not of the form `YYYY-mm-dd HH:MM:SS`.
+    Form(String),
+    /// A zone follows the time; the start time is camera-local.
+    Zone {
+        /// The whole text.
+        text: String,
+        /// The zone part.
+        zone: String,
+    },
+    /// A field is out of its range (hour 24, second 60, 30 February,
+    /// year 0).
+    Field {
+        /// The whole text.
+        text: String,
+        /// What is wrong, e.g. "hour 24 does not exist".
+        problem: String,
+    },
+}
+
+impl fmt::Display for StartTimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartTimeError::Form(text) => write!(
+                f,
+                "'{text}' is not a time of the form 'YYYY-mm-dd HH:MM:SS'"
+            ),
+            StartTimeError::Zone { text, zone } => write!(
+                f,
+                "'{text}' ends in the zone '{zone}', but the start time is the camera's local time, written without a zone; leave the zone out"
+            ),
+            StartTimeError::Field { text, problem } => write!(f, "'{text}': {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for StartTimeError {}
+
+/// Reads a camera-local start time as add_fix_dates takes it:
+/// `YYYY-mm-dd HH:MM:SS` (as the 2015 script, one- or two-digit fields
+/// after the year; also `:` in the date and `T` before the time), with an
+/// optional fraction of a second (`10:00:05.5`). A zone, a second 60 (EXIF
+/// has no leap seconds: it would be written as :59 and the next photo get
+/// the same second), any other field out of range, and year 0 are errors
+/// naming the problem.
+pub fn parse_start_time(text: &str) -> Result<CaptureTime, StartTimeError> {
+    let form = || StartTimeError::Form(text.to_string());
+    let field = |problem: String| StartTimeError::Field {
+        text: text.to_string(),
+        problem,
+    };
+    let t = text.trim();
+    let (date, time) = t.split_once([' ', 'T']).ok_or_else(form)?;
+    let number = |s: &str, widths: std::ops::RangeInclusive<usize>| {
+        (widths.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i32>().ok())
+            .flatten()
+            .ok_or_else(form)
+    };
+    let sep = if date.contains('-') { '-' } else { ':' };
+    let d: Vec<&str> = date.split(sep).collect();
+    let [y, m, day] = d[..] else {
+        return Err(form());
+    };
+    let (year, month, day) = (number(y, 4..=4)?, number(m, 1..=2)?, number(day, 1..=2)?);
+    // The time: H:M:S, then a fraction, then whatever follows (a zone?).
+    let end = time
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(time.len());
+    let (hms, rest) = time.split_at(end);
+    let h: Vec<&str> = hms.split(':').collect();
+    let [hh, mm, ss] = h[..] else {
+        return Err(form());
+    };
+    let (hour, minute, second) = (number(hh, 1..=2)?, number(mm, 1..=2)?, number(ss, 1..=2)?);
+    let (nanos, rest) = match rest.strip_prefix('.') {
+        Some(frac) => {
+            let end = frac
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(frac.len());
+            (fraction_nanos(&frac[..end]).ok_or_else(form)?, &frac[end..])
+        }
+        None => (0, rest),
+    };
+    let rest = rest.trim();
+    if !rest.is_empty() {
+        let zone_like = parse_offset(rest).is_ok()
+            || parse_zone(rest).is_ok()
+            || rest.eq_ignore_ascii_case("utc");
+        return Err(if zone_like {
+            StartTimeError::Zone {
+                text: text.to_string(),
+                zone: rest.to_string(),
+            }
+        } else {
+            form()
+        });
+    }
+    if year == 0 {
+        return Err(field(
+            "year 0000 does not exist; years go from 0001 to 9999".to_string(),
+        ));
+    }
+    if !(1..=12).contains(&month) {
+        return Err(field(format!(
+            "month {month:02} does not exist; months go from 01 to 12"
+        )));
+    }
+    if hour > 23 {
+        return Err(field(format!(
+            "hour {hour:02} does not exist; hours go from 00 to 23"
+        )));
+    }
+    if minute > 59 {
+        return Err(field(format!(
+            "minute {minute:02} does not exist; minutes go from 00 to 59"
+        )));
+    }
+    if second == 60 {
+        return Err(field(
+            "second 60 (a leap second) cannot be written: EXIF times have none; seconds go from 00 to 59"
+                .to_string(),
+        ));
+    }
+    if second > 59 {
+        return Err(field(format!(
+            "second {second:02} does not exist; seconds go from 00 to 59"
+        )));
+    }
+    // The date: the day must exist in that month of that year.
+    let first = jiff::civil::Date::new(year as i16, month as i8, 1).map_err(|_| form())?;
+    let days = first.days_in_month();
+    if day < 1 || day > i32::from(days) {
+        return Err(field(format!(
+            "{year:04}-{month:02}-{day:02} does not exist ({} {year:04} has {days} days)",
+            first.strftime("%B")
+        )));
+    }
+    let local = DateTime::new(
+        year as i16,
+        month as i8,
+        day as i8,
+        hour as i8,
+        minute as i8,
+        second as i8,
+        nanos,
+    )
+    .map_err(|_| form())?;
+    Ok(CaptureTime::local(local))
+}
+
+#[cfg(test)]
+mod start_time_tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn the_documented_form_and_the_legacy_variants() {
+        let t = |s: &str| parse_start_time(s).map(|c| c.local);
+        assert_eq!(
+            t("2014-01-01 23:59:59"),
+            Ok(date(2014, 1, 1).at(23, 59, 59, 0))
+        );
+        assert_eq!(
+            t("2015-06-01 10:00:05.5"),
+            Ok(date(2015, 6, 1).at(10, 0, 5, 500_000_000))
+        );
+        assert_eq!(t("2015-6-1 9:0:0"), Ok(date(2015, 6, 1).at(9, 0, 0, 0)));
+        assert_eq!(
+            t("2015:06:01 10:00:00"),
+            Ok(date(2015, 6, 1).at(10, 0, 0, 0))
+        );
+        assert_eq!(
+            t(" 2016-02-29T00:00:00 "),
+            Ok(date(2016, 2, 29).at(0, 0, 0, 0))
+        );
+        assert!(
+            parse_start_time("2016-02-29 00:00:00")
+                .unwrap()
+                .offset
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn impossible_times_zones_and_year_zero_are_named() {
+        let e = |s: &str| parse_start_time(s).unwrap_err().to_string();
+        assert_eq!(
+            e("2014-01-01 23:59:60"),
+            "'2014-01-01 23:59:60': second 60 (a leap second) cannot be written: EXIF times have none; seconds go from 00 to 59"
+        );
+        assert_eq!(
+            e("2014-01-01 10:00:00+02:00"),
+            "'2014-01-01 10:00:00+02:00' ends in the zone '+02:00', but the start time is the camera's local time, written without a zone; leave the zone out"
+        );
+        assert!(e("2014-01-01 10:00:00 Z").contains("the zone 'Z'"));
+        assert!(e("2014-01-01 10:00:00 Europe/Berlin").contains("the zone 'Europe/Berlin'"));
+        assert_eq!(
+            e("0000-01-01 00:00:00"),
+            "'0000-01-01 00:00:00': year 0000 does not exist; years go from 0001 to 9999"
+        );
+        assert_eq!(
+            e("2014-02-30 10:00:00"),
+            "'2014-02-30 10:00:00': 2014-02-30 does not exist (February 2014 has 28 days)"
+        );
+        assert!(e("2014-13-01 10:00:00").contains("month 13 does not exist"));
+        assert!(e("2014-01-01 24:00:00").contains("hour 24 does not exist"));
+        assert!(e("2014-01-01 10:60:00").contains("minute 60 does not exist"));
+        assert!(e("2014-01-01 10:00:61").contains("second 61 does not exist"));
+        for bad in [
+            "yesterday",
+            "2014-01-01",
+            "2014-01-01 10:00",
+            "14-01-01 10:00:00",
+            "2014-01-01 10:00:00 and more",
+            "2014-01-01 10:00:00.",
+            "2014-01-01 10:00:0\u{e9}",
+            "",
+        ] {
+            assert_eq!(
+                e(bad),
+                format!("'{bad}' is not a time of the form 'YYYY-mm-dd HH:MM:SS'"),
+                "{bad}"
+            );
+        }
+    }
+}
+
 /// `±HH:MM`.
 pub fn format_offset(offset: Offset) -> String {
     let secs = offset.seconds();
@@ -297,6 +528,132 @@ pub fn parse_zone(text: &str) -> Result<TimeZone, CaptureTimeError> {
         return parse_offset(t).map(TimeZone::fixed);
     }
     TimeZone::get(t).map_err(|_| CaptureTimeError::UnknownZone(t.to_string()))
+}
+
+/// What an offset tag (OffsetTimeOriginal, OffsetTimeDigitized,
+/// OffsetTime) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetTag {
+    /// A UTC offset.
+    Offset(Offset),
+    /// Blank (spaces and colons, as EXIF writes "unknown"), or empty.
+    Unknown,
+    /// Text that is not a UTC offset (`+99:99`, `garbage`).
+    Invalid,
+}
+
+/// Reads an offset tag's text: a UTC offset (as [`parse_offset`] reads
+/// it), the blank text EXIF uses for an unknown zone, or neither.
+pub fn read_offset_tag(text: &str) -> OffsetTag {
+    if text.chars().all(|c| c == ' ' || c == ':') {
+        return OffsetTag::Unknown;
+    }
+    match parse_offset(text) {
+        Ok(offset) => OffsetTag::Offset(offset),
+        Err(_) => OffsetTag::Invalid,
+    }
+}
+
+/// The zone a camera time was placed in when the file's own offset could
+/// not be used: the computer's (the `TZ` variable honoured), at the
+/// capture instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneUsed {
+    /// Its IANA name, when it has one (`Europe/Berlin`).
+    pub name: Option<String>,
+    /// Its UTC offset at the capture instant.
+    pub offset: Offset,
+}
+
+impl fmt::Display for ZoneUsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(
+                f,
+                "the computer's zone ({name}, {})",
+                format_offset(self.offset)
+            ),
+            None => write!(f, "the computer's zone ({})", format_offset(self.offset)),
+        }
+    }
+}
+
+/// Something the user should know about a capture time that was still
+/// derived: the file said something that could not be used, and what was
+/// used instead. The time stands; the photo is processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeWarning {
+    /// An offset tag holds text that is not a UTC offset; the camera time
+    /// was placed in `used` instead.
+    InvalidOffset {
+        /// The offset tag, e.g. `OffsetTimeOriginal`.
+        tag: &'static str,
+        /// Its text, as the file has it.
+        text: String,
+        /// The zone used instead.
+        used: ZoneUsed,
+    },
+}
+
+impl fmt::Display for TimeWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeWarning::InvalidOffset { tag, text, used } => write!(
+                f,
+                "{tag} '{}' is not a UTC offset; used {used}",
+                text.escape_debug()
+            ),
+        }
+    }
+}
+
+/// A capture instant derived from a photo's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureInstant {
+    /// The instant (UTC).
+    pub instant: Timestamp,
+    /// The tags it came from, e.g. `DateTimeOriginal` or
+    /// `GPSDateStamp/GPSTimeStamp`.
+    pub source: &'static str,
+    /// What the user should be told about it.
+    pub warnings: Vec<TimeWarning>,
+}
+
+impl CaptureTime {
+    /// The instant this camera time denotes under `rule` (see
+    /// [`CaptureTime::to_timestamp`]), read from the tag `source`.
+    /// `invalid_offset` is the text of its offset tag `offset_tag` when
+    /// that text is not a UTC offset ([`OffsetTag::Invalid`]): when the
+    /// rule's zone then stands in for it, the result carries a
+    /// [`TimeWarning::InvalidOffset`] saying so. (A forced zone replaces
+    /// every file offset anyway, and an offset written inside the time
+    /// text itself wins over the tag: no warning then.)
+    pub fn place(
+        &self,
+        rule: &ZoneRule,
+        source: &'static str,
+        offset_tag: &'static str,
+        invalid_offset: Option<&str>,
+    ) -> Result<CaptureInstant, CaptureTimeError> {
+        let instant = self.to_timestamp(rule)?;
+        let mut warnings = Vec::new();
+        if let (Some(text), None, ZoneRule::Assume(zone)) = (invalid_offset, self.offset, rule) {
+            warnings.push(TimeWarning::InvalidOffset {
+                tag: offset_tag,
+                text: text.to_string(),
+                used: ZoneUsed {
+                    name: zone.iana_name().map(str::to_string),
+                    offset: zone.to_offset(instant),
+                },
+            });
+        }
+        Ok(CaptureInstant {
+            instant,
+            source,
+            warnings,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -437,5 +794,127 @@ mod tests {
         );
         assert!(t.shifted(f64::NAN).is_err());
         assert!(t.shifted(1e20).is_err());
+    }
+}
+
+#[cfg(test)]
+mod placing_tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap()
+    }
+
+    #[test]
+    fn offset_tags_are_offsets_unknown_or_invalid() {
+        assert_eq!(
+            read_offset_tag("+02:00"),
+            OffsetTag::Offset(Offset::from_hours(2).unwrap())
+        );
+        for unknown in ["", "   :  ", "      "] {
+            assert_eq!(read_offset_tag(unknown), OffsetTag::Unknown, "{unknown:?}");
+        }
+        for invalid in ["+99:99", "garbage", "02:00", "+2:00"] {
+            assert_eq!(read_offset_tag(invalid), OffsetTag::Invalid, "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn an_invalid_offset_is_replaced_by_the_computer_zone_with_a_warning() {
+        let t = CaptureTime::from_exif("2021:07:01 12:00:00", None, Some("+99:99")).unwrap();
+        assert!(!t.zone_known());
+        let rule = ZoneRule::Assume(berlin());
+        for text in ["+99:99", "garbage"] {
+            let placed = t
+                .place(&rule, "DateTimeOriginal", "OffsetTimeOriginal", Some(text))
+                .unwrap();
+            assert_eq!(placed.instant.to_string(), "2021-07-01T10:00:00Z");
+            assert_eq!(placed.source, "DateTimeOriginal");
+            assert_eq!(placed.warnings.len(), 1);
+            assert_eq!(
+                placed.warnings[0].to_string(),
+                format!(
+                    "OffsetTimeOriginal '{text}' is not a UTC offset; used the computer's zone (Europe/Berlin, +02:00)"
+                )
+            );
+        }
+        // In winter the same zone has another offset, and says so.
+        let winter = CaptureTime::local(date(2021, 12, 1).at(12, 0, 0, 0));
+        let placed = winter
+            .place(
+                &rule,
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                Some("+99:99"),
+            )
+            .unwrap();
+        assert!(
+            placed.warnings[0]
+                .to_string()
+                .ends_with("(Europe/Berlin, +01:00)")
+        );
+        // A zone without a name is shown by its offset.
+        let fixed = ZoneRule::Assume(TimeZone::fixed(Offset::from_hours(-3).unwrap()));
+        let placed = winter
+            .place(&fixed, "DateTimeOriginal", "OffsetTimeOriginal", Some("x"))
+            .unwrap();
+        assert!(
+            placed.warnings[0]
+                .to_string()
+                .ends_with("used the computer's zone (-03:00)")
+        );
+    }
+
+    #[test]
+    fn no_warning_when_the_invalid_offset_did_not_matter() {
+        let t = CaptureTime::local(date(2021, 7, 1).at(12, 0, 0, 0));
+        // No invalid offset.
+        let placed = t
+            .place(
+                &ZoneRule::Assume(berlin()),
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                None,
+            )
+            .unwrap();
+        assert!(placed.warnings.is_empty());
+        // --timezone replaces every file offset.
+        let placed = t
+            .place(
+                &ZoneRule::Force(TimeZone::UTC),
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                Some("+99:99"),
+            )
+            .unwrap();
+        assert!(placed.warnings.is_empty());
+        assert_eq!(placed.instant.to_string(), "2021-07-01T12:00:00Z");
+        // An offset inside the time text wins over the tag.
+        let inline = CaptureTime::from_exif("2021:07:01 12:00:00+03:00", None, None).unwrap();
+        let placed = inline
+            .place(
+                &ZoneRule::Assume(berlin()),
+                "DateTimeOriginal",
+                "OffsetTimeOriginal",
+                Some("+99:99"),
+            )
+            .unwrap();
+        assert!(placed.warnings.is_empty());
+        assert_eq!(placed.instant.to_string(), "2021-07-01T09:00:00Z");
+    }
+
+    #[test]
+    fn control_characters_in_an_offset_are_escaped() {
+        let t = CaptureTime::local(date(2021, 7, 1).at(12, 0, 0, 0));
+        let placed = t
+            .place(
+                &ZoneRule::Assume(TimeZone::UTC),
+                "OffsetTime",
+                "OffsetTime",
+                Some("\u{1b}[2J"),
+            )
+            .unwrap();
+        assert!(!placed.warnings[0].to_string().contains('\u{1b}'));
     }
 }

@@ -15,6 +15,7 @@ pub mod files;
 pub mod fuzz_checks;
 pub mod geo;
 pub mod sequence;
+pub mod shown;
 pub mod track;
 pub mod upload;
 

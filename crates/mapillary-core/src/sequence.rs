@@ -15,6 +15,11 @@ use jiff::Timestamp;
 
 use crate::geo::{LatLon, bearing, distance, normalize_degrees};
 
+/// The MAPSequenceUUID a description is built with before the sequence
+/// rules have named its sequence (a valid id, replaced before anything is
+/// written or sent).
+pub const PLACEHOLDER_ID: &str = "unnamed";
+
 /// A new random sequence UUID (version 4), for one run or one folder.
 pub fn new_sequence_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -127,21 +132,42 @@ pub struct SplitGroup {
 /// The legacy time_split plan: group `n` goes into the subfolder `n` of the
 /// folder that holds its first photo. `cutoff` (seconds) defaults to
 /// 1.5 × the median gap. Returns the cutoff used and the groups.
-pub fn plan_time_split(sorted: &[TimedPhoto], cutoff: Option<f64>) -> (f64, Vec<SplitGroup>) {
+///
+/// A photo in a numbered subfolder (`0`, `1`, …) of a folder below `root`
+/// counts as being in that folder: such subfolders are what an earlier run
+/// made, so a run after an interrupted one finishes the job (photos already
+/// in their group's subfolder stay) instead of nesting `0/0/`. A numbered
+/// folder that is `root` itself is split like any other, so that
+/// `time_split trip/0` splits one group further.
+pub fn plan_time_split(
+    sorted: &[TimedPhoto],
+    cutoff: Option<f64>,
+    root: &Path,
+) -> (f64, Vec<SplitGroup>) {
     let cutoff = cutoff.unwrap_or_else(|| default_cutoff(sorted));
     let groups = split_at_gaps(sorted, cutoff)
         .into_iter()
         .enumerate()
-        .map(|(number, photos)| {
-            let first = sorted[photos.start].path.parent().unwrap_or(Path::new("."));
-            SplitGroup {
-                number,
-                folder: first.join(number.to_string()),
-                photos,
-            }
+        .map(|(number, photos)| SplitGroup {
+            number,
+            folder: split_base(&sorted[photos.start].path, root).join(number.to_string()),
+            photos,
         })
         .collect();
     (cutoff, groups)
+}
+
+/// The folder whose numbered subfolders a photo is split into.
+fn split_base<'p>(photo: &'p Path, root: &Path) -> &'p Path {
+    let folder = photo.parent().unwrap_or(Path::new("."));
+    let numbered = folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    match folder.parent() {
+        Some(base) if numbered && folder != root && folder.starts_with(root) => base,
+        _ => folder,
+    }
 }
 
 #[cfg(test)]
@@ -172,15 +198,30 @@ mod tests {
     #[test]
     fn splits_where_the_gap_exceeds_the_cutoff() {
         let p = photos("trip", &[0, 2, 4, 6, 66, 68, 200]);
-        let (cutoff, groups) = plan_time_split(&p, None);
+        let (cutoff, groups) = plan_time_split(&p, None, Path::new("trip"));
         assert_eq!(cutoff, 3.0);
         let ranges: Vec<_> = groups.iter().map(|g| g.photos.clone()).collect();
         assert_eq!(ranges, [0..4, 4..6, 6..7]);
         assert_eq!(groups[1].folder, PathBuf::from("trip/1"));
         // A gap equal to the cutoff does not split.
-        let (_, groups) = plan_time_split(&p, Some(60.0));
+        let (_, groups) = plan_time_split(&p, Some(60.0), Path::new("trip"));
         assert_eq!(groups.len(), 2);
-        assert!(plan_time_split(&[], None).1.is_empty());
+        assert!(plan_time_split(&[], None, Path::new("trip")).1.is_empty());
+    }
+
+    #[test]
+    fn numbered_folders_below_the_root_are_an_earlier_run_s() {
+        let mut p = photos("trip/0", &[0, 2]);
+        p.extend(photos("trip", &[4, 6, 66, 68]));
+        let (_, groups) = plan_time_split(&p, Some(10.0), Path::new("trip"));
+        let folders: Vec<_> = groups.iter().map(|g| g.folder.clone()).collect();
+        assert_eq!(folders, [PathBuf::from("trip/0"), PathBuf::from("trip/1")]);
+        // Splitting one group further nests, as asked.
+        let (_, groups) = plan_time_split(&p[..2], Some(1.0), Path::new("trip/0"));
+        assert_eq!(groups[1].folder, PathBuf::from("trip/0/1"));
+        // Named folders are not numbered ones.
+        let (_, groups) = plan_time_split(&photos("trip/day1", &[0]), None, Path::new("trip"));
+        assert_eq!(groups[0].folder, PathBuf::from("trip/day1/0"));
     }
 
     #[test]

@@ -316,6 +316,7 @@ pub fn write_photo_sized(path: &Path, width: u16, height: u16, seed: u32, edits:
             RewriteOptions {
                 dry_run: false,
                 sync: false,
+                ..RewriteOptions::default()
             },
         )
         .expect("tags written");
@@ -425,6 +426,7 @@ pub fn tagged_photo(
                 RewriteOptions {
                     dry_run: false,
                     sync: false,
+                    ..RewriteOptions::default()
                 },
             )
             .expect("tags written");

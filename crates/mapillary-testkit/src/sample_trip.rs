@@ -144,6 +144,7 @@ pub fn write(testdata: &Path) -> io::Result<()> {
             let no_sync = RewriteOptions {
                 dry_run: false,
                 sync: false,
+                ..RewriteOptions::default()
             };
             rewrite_file(&path, &edits, no_sync).map_err(io::Error::other)?;
             n += 1;

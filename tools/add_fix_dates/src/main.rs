@@ -5,8 +5,11 @@
 use std::process::ExitCode;
 
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, Tool};
-use mapillary_core::capture_time::{CaptureTime, series};
+use mapillary_cli::{
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, Tool,
+    shown,
+};
+use mapillary_core::capture_time::{parse_start_time, series};
 use mapillary_core::exif::{ExifEdits, rewrite_file};
 
 const TOOL: Tool = Tool {
@@ -22,15 +25,15 @@ const TOOL: Tool = Tool {
         Positional {
             name: "start_time",
             optional: false,
-            doc: "The first photo's time, 'YYYY-mm-dd HH:MM:SS' (camera-local, no zone; a fraction such as :05.5 is allowed).",
+            doc: "The first photo's time, 'YYYY-mm-dd HH:MM:SS': camera-local, so without a zone; a fraction such as :05.5 is allowed; years 0001 to 9999, seconds 00 to 59 (EXIF has no leap seconds).",
         },
         Positional {
             name: "increment",
             optional: false,
-            doc: "Seconds between two photos; may have a fraction (0.5) or be negative.",
+            doc: "Seconds between two photos: a finite number; may have a fraction (0.5) or be negative.",
         },
     ],
-    options: &[DRY_RUN, JOBS, SYNC],
+    options: &[DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
     description: "Photos are taken in sorted path order. The first gets start_time as its DateTimeOriginal, \
         each next one the previous time plus increment seconds. When a time has a fraction of a second it \
         is written to SubSecTimeOriginal (milliseconds); on a whole second any old SubSecTimeOriginal is \
@@ -50,6 +53,7 @@ const TOOL: Tool = Tool {
             "Show the times half a second apart, change nothing.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_fix_dates.py (2015)",
 };
 
@@ -63,14 +67,9 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         .map(std::path::PathBuf::from)
         .unwrap_or_default();
     let start_text = args.text(1, "start_time")?.unwrap_or_default();
-    let start = CaptureTime::from_exif(&start_text, None, None)
-        .map_err(|e| Failure::Usage(format!("start_time: {e}")))?;
-    let increment: f64 = args.number(2, "increment")?.unwrap_or_default();
-    if !increment.is_finite() {
-        return Err(Failure::Usage(
-            "increment must be a finite number of seconds".to_string(),
-        ));
-    }
+    let start =
+        parse_start_time(&start_text).map_err(|e| Failure::Usage(format!("start_time: {e}")))?;
+    let increment = args.finite(2, "increment", "seconds")?.unwrap_or_default();
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
 
@@ -89,12 +88,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |i, file, dry| {
             let t = &times[i];
-            let shown = match t.exif_sub_sec() {
+            let time = match t.exif_sub_sec() {
                 Some(sub) => format!("{}.{sub}", t.exif_date_time()),
                 None => t.exif_date_time(),
             };
             let verb = if dry { "would get" } else { "DateTimeOriginal" };
-            Some(format!("{}: {verb} {shown}", file.display()))
+            Some(format!("{}: {verb} {time}", shown(file)))
         },
     );
     reporter.summary(summary_line(&tally, "dated", dry_run));

@@ -269,7 +269,7 @@ fn usage_errors_exit_2_with_the_usage_line() {
         ),
         (
             vec![d.as_os_str(), "yesterday".as_ref(), "1".as_ref()],
-            "start_time: 'yesterday' is not a date",
+            "start_time: 'yesterday' is not a time of the form 'YYYY-mm-dd HH:MM:SS'",
         ),
         (
             vec![
@@ -449,4 +449,244 @@ fn stale_temporaries_of_an_interrupted_run_are_removed_and_only_those() {
     assert!(stderr.contains("left by an interrupted run"), "{stderr}");
     assert!(!stale.exists());
     assert!(not_ours.exists() && other.exists());
+}
+
+const USAGE: &str =
+    "Usage: add_fix_dates [options] path start_time increment (see add_fix_dates --help)";
+
+/// Runs add_fix_dates on one photo with `start` and `increment`; the photo
+/// must not change. Returns (exit code, stdout, stderr).
+fn refused(start: &str, increment: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("a.jpg");
+    write_photo(&photo, 1, &ExifEdits::new());
+    let before = fs::read(&photo).unwrap();
+    let result = run_tool(BIN, args![dir.path(), start, increment], None);
+    assert_eq!(fs::read(&photo).unwrap(), before, "{start} {increment}");
+    result
+}
+
+#[test]
+fn impossible_times_zones_and_year_zero_are_usage_errors_naming_the_problem() {
+    for (start, problem) in [
+        (
+            "2014-01-01 23:59:60",
+            "'2014-01-01 23:59:60': second 60 (a leap second) cannot be written: EXIF times have none; seconds go from 00 to 59",
+        ),
+        (
+            "2014-01-01 10:00:00+02:00",
+            "'2014-01-01 10:00:00+02:00' ends in the zone '+02:00', but the start time is the camera's local time, written without a zone; leave the zone out",
+        ),
+        (
+            "2014-01-01 10:00:00 UTC",
+            "'2014-01-01 10:00:00 UTC' ends in the zone 'UTC', but the start time is the camera's local time, written without a zone; leave the zone out",
+        ),
+        (
+            "0000-01-01 00:00:00",
+            "'0000-01-01 00:00:00': year 0000 does not exist; years go from 0001 to 9999",
+        ),
+        (
+            "2014-02-30 10:00:00",
+            "'2014-02-30 10:00:00': 2014-02-30 does not exist (February 2014 has 28 days)",
+        ),
+        (
+            "2014-01-01 24:00:00",
+            "'2014-01-01 24:00:00': hour 24 does not exist; hours go from 00 to 23",
+        ),
+        (
+            "2014:01:01",
+            "'2014:01:01' is not a time of the form 'YYYY-mm-dd HH:MM:SS'",
+        ),
+    ] {
+        let (code, stdout, stderr) = refused(start, "1");
+        assert_eq!(code, 2, "{start}: {stderr}");
+        assert_eq!(stdout, "", "{start}");
+        assert_eq!(
+            stderr,
+            format!("add_fix_dates: start_time: {problem}\n{USAGE}\n"),
+            "{start}"
+        );
+    }
+}
+
+#[test]
+fn non_finite_and_negative_increments_are_numbers_refused_by_name() {
+    for increment in ["-inf", "-nan", "inf", "nan", "1e999", "-1e999", "-Infinity"] {
+        let (code, stdout, stderr) = refused("2014-01-01 10:00:00", increment);
+        assert_eq!(code, 2, "{increment}: {stderr}");
+        assert_eq!(stdout, "");
+        assert_eq!(
+            stderr,
+            format!(
+                "add_fix_dates: increment must be a finite number of seconds, not '{increment}'\n{USAGE}\n"
+            )
+        );
+    }
+    let (code, _, stderr) = refused("2014-01-01 10:00:00", "one");
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        format!("add_fix_dates: increment must be a number of seconds, not 'one'\n{USAGE}\n")
+    );
+    // A negative increment is a number like any other.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2 {
+        write_photo(&dir.path().join(format!("p{i}.jpg")), i, &ExifEdits::new());
+    }
+    let (code, stdout, stderr) =
+        run_tool(BIN, args![dir.path(), "2014-01-01 00:00:00", "-1.5"], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("p1.jpg: DateTimeOriginal 2013:12:31 23:59:58.500"),
+        "{stdout}"
+    );
+}
+
+/// Whether this process runs as root (the owner of /proc/self is the
+/// effective user).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .chain(["/usr/bin".into(), "/bin".into()])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `add_fix_dates -j 1000` under a process limit that lets it start few
+/// or no threads: it must say so once, finish, and date every photo.
+#[test]
+fn too_few_threads_is_no_panic() {
+    use std::os::unix::process::CommandExt;
+    let Some(prlimit) = find_program("prlimit") else {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    };
+    // RLIMIT_NPROC does not bind root: as root, run the tool as the user
+    // nobody, with files that user may change.
+    const NOBODY: u32 = 65534;
+    let root = is_root();
+    for limit in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..6u32)
+            .map(|i| {
+                let p = dir.path().join(format!("f{i}.jpg"));
+                write_photo(&p, i, &ExifEdits::new());
+                p
+            })
+            .collect();
+        let mut cmd = Command::new(&prlimit);
+        cmd.arg(format!("--nproc={limit}"))
+            .arg("--")
+            .arg(BIN)
+            .args([dir.path().as_os_str(), "2020-05-05 05:05:05".as_ref()])
+            .args(["1", "-j", "1000"]);
+        if root {
+            for p in files.iter().map(PathBuf::as_path).chain([dir.path()]) {
+                std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+            }
+            cmd.uid(NOBODY).gid(NOBODY);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "limit {limit}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            stdout.contains("6 photos dated, 0 skipped, 0 failed"),
+            "{stdout}"
+        );
+        let said: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("worker threads"))
+            .collect();
+        assert_eq!(said.len(), 1, "said once, limit {limit}: {stderr}");
+        assert!(
+            said[0].starts_with("add_fix_dates: could not start worker threads (")
+                && said[0].ends_with("); worked on one thread")
+                || said[0].starts_with("add_fix_dates: could start only ")
+                    && said[0].contains(" of 6 worker threads ("),
+            "{stderr}"
+        );
+        if limit == 1 {
+            assert!(said[0].contains("could not start"), "{stderr}");
+        }
+        let times = series(
+            &CaptureTime::from_exif("2020:05:05 05:05:05", None, None).unwrap(),
+            1.0,
+            files.len(),
+        )
+        .unwrap();
+        for (file, want) in files.iter().zip(&times) {
+            let got = read_exif(file).unwrap();
+            assert_eq!(
+                got.capture_time()
+                    .unwrap()
+                    .as_ref()
+                    .unwrap()
+                    .exif_date_time(),
+                want.exif_date_time(),
+                "{}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn names_with_control_bytes_are_printed_escaped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A newline, a clear-screen sequence, an invalid UTF-8 byte and a
+    // right-to-left override in one name.
+    let good = dir
+        .path()
+        .join(OsStr::from_bytes(b"a\nb\x1b[2J\xff\xe2\x80\xaegpj.jpg"));
+    write_photo(&good, 1, &ExifEdits::new());
+    let bad = dir.path().join(OsStr::from_bytes(b"c\rd\x07\x9b.jpg"));
+    fs::write(&bad, b"not a photo").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            dir.path().as_os_str(),
+            "2020-01-01 00:00:00".as_ref(),
+            "1".as_ref(),
+        ])
+        .arg("-v")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    for stream in [&out.stdout, &out.stderr] {
+        let raw: Vec<u8> = stream
+            .iter()
+            .copied()
+            .filter(|&b| (b < 0x20 && b != b'\n') || b == 0x7f)
+            .collect();
+        assert!(raw.is_empty(), "raw control bytes {raw:?}");
+        let text = std::str::from_utf8(stream).expect("output is UTF-8");
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{9b}'),
+            "{text}"
+        );
+    }
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let folder = dir.path().display();
+    assert!(
+        stdout.contains(&format!(
+            "{folder}/a\\nb\\x1b[2J\\xff\\u{{202e}}gpj.jpg: DateTimeOriginal 2020:01:01 00:00:0"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("add_fix_dates: {folder}/c\\rd\\x07\\x9b.jpg: ")),
+        "{stderr}"
+    );
+    // Every line is one line: no name broke one.
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
 }

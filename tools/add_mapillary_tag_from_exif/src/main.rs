@@ -5,18 +5,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, read_photos_and_facts, rewrite_photos, summary_line};
+use mapillary_cli::photos::{
+    find_photos, read_photos_and_facts, report_time_warnings, rewrite_photos, summary_line,
+};
 use mapillary_cli::sequences::{
     CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
 };
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tally, Tool,
-    plural, zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
+    Tally, Tool, plural, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Updated, update_file};
-use mapillary_core::sequence::{is_valid_sequence_id, tagging};
+use mapillary_core::sequence::{PLACEHOLDER_ID, is_valid_sequence_id, tagging};
 use mapillary_core::upload::PlannedImage;
 
 const TOOL: Tool = Tool {
@@ -35,10 +37,20 @@ const TOOL: Tool = Tool {
             doc: "The sequence all the photos join (letters, digits, _ and -); default: the photos are cut into sequences, each with a new random UUID.",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, CUTOFF_TIME, CUTOFF_DISTANCE],
-    description: "Reads each photo's GPS position, capture time, altitude, direction, orientation, make and model \
-        from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) into its EXIF \
-        ImageDescription.\n\n\
+    options: &[
+        DRY_RUN,
+        JOBS,
+        TIMEZONE,
+        SYNC,
+        FORCE,
+        KEEP_MTIME,
+        CUTOFF_TIME,
+        CUTOFF_DISTANCE,
+    ],
+    description: "Reads each photo's GPS position, capture time, altitude, heading, orientation, make, model and \
+        serial numbers from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) \
+        into its EXIF ImageDescription, with the values the official client (mapillary_tools) derives from the \
+        same photo.\n\n\
         Sequences follow the official client's rules: photos are grouped by folder and camera, ordered by \
         capture time, and a new sequence starts where two photos are more than 60 s or 100 m apart \
         (--cutoff-time, --cutoff-distance) and where a sequence would exceed Mapillary's limits (1,000 \
@@ -48,15 +60,20 @@ const TOOL: Tool = Tool {
         longitude 0, and the photos of a sequence faster than 400 km/h are left out: not tagged, each named \
         in one message per reason (exit status 1). A photo left out that holds the MAPSequenceUUID of an \
         earlier run loses that key, so that upload does not send it.\n\n\
-        Required: GPSLatitude and GPSLongitude, and a capture time: DateTimeOriginal, else DateTimeDigitized, \
-        else DateTime (each with its sub-seconds and offset; without an offset, in the computer's zone or \
-        --timezone), else GPSDateStamp with GPSTimeStamp. MAPCaptureTime is written in UTC with milliseconds. \
-        A photo without Orientation gets MAPOrientation 1 (upright), as the 2015 tool did. A photo missing \
-        a required tag is skipped with the tag named.\n\n\
+        Required: GPSLatitude and GPSLongitude, and a capture time: GPSDateStamp with GPSTimeStamp (UTC) \
+        unless the date is 1970-01-01, else DateTimeOriginal, else DateTimeDigitized, else DateTime (each with \
+        its sub-seconds and offset; without an offset, in the computer's zone, or in --timezone). An offset \
+        tag that is not a UTC offset is reported with the zone used instead. MAPCaptureTime is written in UTC \
+        with milliseconds (truncated). MAPCompassHeading is GPSImgDirection, else GPSTrack; MAPCameraUUID is \
+        the body and lens serial numbers. A photo without Orientation gets MAPOrientation 1 (upright), as the \
+        2015 tool did. A photo missing a required tag is skipped with the tag named.\n\n\
         The description holds no user key: the credentials used at upload decide the account, as with the \
         official client. No network is needed. A Mapillary description already in the photo keeps its \
-        other keys; any other ImageDescription text is replaced. Only ImageDescription changes; every other \
-        tag and the image bytes are kept, and each photo is replaced atomically.",
+        other keys; those that Mapillary's schema does not allow at the top level (the 2015 apps' \
+        MAPSettingsUsername, MAPPhotoUUID, ...) are kept inside MAPMetaTags (-v names them). A description \
+        that would still not fit the schema is not written: the photo is skipped with the key named. Any \
+        other ImageDescription text is replaced. Only ImageDescription changes; every other tag and the \
+        image bytes are kept, and each photo is replaced atomically. docs/description.md has the rules.",
     environment: &[
         ENV_CUTOFFS,
         ENV_LIMITS,
@@ -80,6 +97,7 @@ const TOOL: Tool = Tool {
             "Use a chosen sequence id, camera clock in Berlin time.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_mapillary_tag_from_exif.py (2015)",
 };
 
@@ -108,9 +126,18 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let files = find_photos(&path, reporter)?;
     let (read, read_tally, status) =
         read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
-            let description =
-                Description::tag_photo(&exif, file, "", &rule).map_err(|e| e.to_string())?;
-            let image = PlannedImage::new(file, description, facts).map_err(|e| e.to_string())?;
+            let built = Description::tag_photo(&exif, file, PLACEHOLDER_ID, &rule)
+                .map_err(|e| e.to_string())?;
+            report_time_warnings(reporter, file, &built.warnings);
+            if !built.moved.is_empty() {
+                reporter.explain(format_args!(
+                    "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
+                    mapillary_cli::shown(file),
+                    built.moved.join(", ")
+                ));
+            }
+            let image =
+                PlannedImage::new(file, built.description, facts).map_err(|e| e.to_string())?;
             Ok((image, tagging::holds_sequence(&exif)))
         });
     if status == Status::Interrupted {
@@ -140,7 +167,8 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             };
             let id = want.sequence_uuid().unwrap_or_default();
             update_file(file, options, |exif| {
-                tagging::write_if_unchanged(Description::tag_photo(exif, file, id, &rule), want)
+                let now = Description::tag_photo(exif, file, id, &rule).map(|b| b.description);
+                tagging::write_if_unchanged(now, want)
             })
         },
         |_, file, dry| {
@@ -149,7 +177,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 .get(file)
                 .and_then(|d| d.sequence_uuid())?;
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!("{}: {verb} sequence {id}", file.display()))
+            Some(format!(
+                "{}: {verb} sequence {id}",
+                mapillary_cli::shown(file)
+            ))
         },
     );
     // A photo left out keeps no sequence of an earlier run, so that upload
@@ -166,7 +197,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 let verb = if dry { "would lose" } else { "lost" };
                 Some(format!(
                     "{}: left out; {verb} the MAPSequenceUUID of an earlier run",
-                    file.display()
+                    mapillary_cli::shown(file)
                 ))
             },
         )

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapillary_core::exif::{ExifEdits, read_exif};
+use mapillary_core::exif::{ExifEdits, Value as ExifValue, read_exif, tags};
 use mapillary_testkit::{
     args, copy_files, corpus, exiftool, files_with_extension, image_data, photo_edits, run_tool,
     unexpected_changes, workspace_root, write_photo,
@@ -15,6 +15,13 @@ use mapillary_testkit::{
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_add_mapillary_tag_from_exif");
+
+/// The official client's schema for EXIF-embedded descriptions, compiled
+/// here independently of the tool's own check.
+fn schema_validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(mapillary_core::description::SCHEMA).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
 
 fn description(path: &Path) -> Value {
     let text = read_exif(path)
@@ -78,23 +85,12 @@ fn photos_close_together_are_one_sequence_and_the_schema_holds() {
     assert_eq!(d["MAPOrientation"], 1);
     assert_eq!(d["MAPFilename"], "IMG_1.jpg");
 
-    // As the official client adds filename and filetype before validating.
-    let schema_path = workspace_root().join("../shared/docs/image_description_schema.json");
-    let Ok(schema_text) = fs::read_to_string(&schema_path) else {
-        eprintln!("skipped schema check: {} is absent", schema_path.display());
-        return;
-    };
-    let schema: Value = serde_json::from_str(&schema_text).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+    // Read back, each description satisfies the official client's schema
+    // for EXIF-embedded descriptions.
+    let validator = schema_validator();
     for (file, d) in files.iter().zip(&descriptions) {
-        let mut full = d.clone();
-        full["filename"] = Value::from(file.to_string_lossy().into_owned());
-        full["filetype"] = Value::from("image");
-        let errors: Vec<String> = validator
-            .iter_errors(&full)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "{}: {errors:?}\n{full}", file.display());
+        let errors: Vec<String> = validator.iter_errors(d).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}\n{d}", file.display());
     }
     // A second run makes a new sequence.
     let (code, _, _) = tag(args![dir.path()]);
@@ -143,11 +139,11 @@ fn a_position_without_any_time_names_the_capture_time() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("a.jpg");
     let mut edits = photo_edits("2021:06:01 12:00:00", None, Some((1.0, 2.0)));
-    edits.remove(mapillary_core::exif::tags::DATE_TIME_ORIGINAL);
+    edits.remove(tags::DATE_TIME_ORIGINAL);
     write_photo(&f, 1, &edits);
     let (code, _, stderr) = tag(args![f]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("a.jpg: skipped: no capture time (DateTimeOriginal, DateTimeDigitized, DateTime or GPS time)"), "{stderr}");
+    assert!(stderr.contains("a.jpg: skipped: no capture time (GPSDateStamp with GPSTimeStamp, DateTimeOriginal, DateTimeDigitized or DateTime)"), "{stderr}");
 }
 
 #[test]
@@ -182,26 +178,127 @@ fn camera_photos_keep_every_other_tag() {
             "{d}"
         );
     }
-    // DSC00001: the Sony's own offset (-07:00) wins over --timezone? No:
-    // --timezone forces UTC here, so 13:24:10 camera time is 13:24:10Z.
+    // DSC00001: the GPS clock (20:24:11 UTC) comes first, and --timezone
+    // does not move it: it places camera times only.
     let sony = description(&dir.path().join("DSC00001.JPG"));
-    assert_eq!(sony["MAPCaptureTime"], "2018_06_08_13_24_10_000");
+    assert_eq!(sony["MAPCaptureTime"], "2018_06_08_20_24_11_000");
     assert_eq!(sony["MAPDeviceMake"], "SONY");
+    // No GPSImgDirection: the heading is the GPSTrack.
+    assert_eq!(
+        sony["MAPCompassHeading"],
+        serde_json::json!({"TrueHeading": 270.89, "MagneticHeading": 270.89})
+    );
+}
+
+/// Runs the tool with the computer's zone set to `tz`.
+fn tag_in_zone(tz: &str, args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("TZ", tz)
+        .env_remove("MAPILLARY_USERNAME")
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(!e.contains("panicked"), "{e}");
+    (out.status.code().unwrap(), o, e)
+}
+
+/// GPSDateStamp/GPSTimeStamp edits: `date` at `h:m:s` UTC.
+fn gps_clock(edits: &mut ExifEdits, date: &str, h: u32, m: u32, s_millis: u32) {
+    edits.set_text(tags::GPS_DATE_STAMP, date).set(
+        tags::GPS_TIME_STAMP,
+        ExifValue::Rational(vec![(h, 1), (m, 1), (s_millis, 1000)]),
+    );
+}
+
+#[test]
+fn the_gps_clock_comes_first_unless_it_reads_1970() {
+    let dir = tempfile::tempdir().unwrap();
+    let (gps, unset) = (dir.path().join("gps.jpg"), dir.path().join("unset.jpg"));
+    // The camera clock says 12:00:00 in Berlin (10:00:00 UTC); the GPS
+    // clock says 10:00:02.5 UTC.
+    let mut edits = photo_edits("2021:06:01 12:00:00", None, Some((52.5, 13.4)));
+    gps_clock(&mut edits, "2021:06:01", 10, 0, 2500);
+    write_photo(&gps, 1, &edits);
+    // A metre away, so that the sequence rules do not take it for a
+    // duplicate.
+    let mut edits = photo_edits("2021:06:01 12:00:00", None, Some((52.500_01, 13.4)));
+    gps_clock(&mut edits, "1970:01:01", 0, 0, 0);
+    write_photo(&unset, 2, &edits);
+    let (code, _, stderr) = tag_in_zone("Europe/Berlin", args![dir.path()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        description(&gps)["MAPCaptureTime"],
+        "2021_06_01_10_00_02_500"
+    );
+    assert_eq!(
+        description(&unset)["MAPCaptureTime"],
+        "2021_06_01_10_00_00_000"
+    );
 }
 
 #[test]
 fn the_file_offset_is_used_when_no_zone_is_forced() {
-    let Some(mly) = corpus("mapillary-tools") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
-    let copies = copy_files(&[mly.join("cameras/DSC00001.JPG")], dir.path()).unwrap();
-    let (code, _, stderr) = tag(args![&copies[0]]);
+    let f = dir.path().join("a.jpg");
+    write_photo(
+        &f,
+        1,
+        &photo_edits("2018:06:08 13:24:10", Some("-07:00"), Some((45.5, -122.5))),
+    );
+    let (code, _, stderr) = tag_in_zone("Asia/Tokyo", args![&f]);
     assert_eq!(code, 0, "{stderr}");
-    // 13:24:10 at -07:00 is 20:24:10 UTC.
+    // 13:24:10 at -07:00 is 20:24:10 UTC, whatever the computer's zone.
+    assert_eq!(description(&f)["MAPCaptureTime"], "2018_06_08_20_24_10_000");
+}
+
+#[test]
+fn an_invalid_offset_is_reported_with_the_zone_used_instead() {
+    for text in ["+99:99", "garbage"] {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.jpg");
+        let mut edits = photo_edits("2021:06:01 12:00:00", None, Some((52.5, 13.4)));
+        edits.set_text(tags::OFFSET_TIME_ORIGINAL, text);
+        write_photo(&f, 1, &edits);
+        let (code, stdout, stderr) = tag_in_zone("Europe/Berlin", args![&f]);
+        assert_eq!(code, 0, "a warning, not a failure: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "add_mapillary_tag_from_exif: {}: OffsetTimeOriginal '{text}' is not a UTC offset; used the computer's zone (Europe/Berlin, +02:00)\n",
+                f.display()
+            )
+        );
+        assert!(stdout.contains("1 photo tagged"), "{stdout}");
+        assert_eq!(description(&f)["MAPCaptureTime"], "2021_06_01_10_00_00_000");
+        // With the GPS clock, the camera's offset does not matter: no word.
+        let mut edits = photo_edits("2021:06:01 12:00:00", None, Some((52.5, 13.4)));
+        edits.set_text(tags::OFFSET_TIME_ORIGINAL, text);
+        gps_clock(&mut edits, "2021:06:01", 10, 0, 1000);
+        write_photo(&f, 1, &edits);
+        let (code, _, stderr) = tag_in_zone("Europe/Berlin", args![&f]);
+        assert_eq!((code, stderr.as_str()), (0, ""));
+    }
+}
+
+#[test]
+fn the_camera_id_comes_from_the_serial_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a.jpg");
+    let mut edits = photo_edits("2021:06:01 12:00:00", Some("Z"), Some((52.5, 13.4)));
+    edits
+        .set_text(tags::BODY_SERIAL_NUMBER, "C322-1324 657219")
+        .set_text(tags::LENS_SERIAL_NUMBER, "0000000000");
+    write_photo(&f, 1, &edits);
+    let (code, _, stderr) = tag(args![&f]);
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(
-        description(&copies[0])["MAPCaptureTime"],
-        "2018_06_08_20_24_10_000"
+        description(&f)["MAPCameraUUID"],
+        "C3221324657219_0000000000"
     );
 }
 
@@ -211,17 +308,60 @@ fn an_existing_mapillary_description_keeps_its_other_keys() {
     let f = dir.path().join("app.jpg");
     let mut edits = photo_edits("2015:06:01 12:00:00", Some("+00:00"), Some((10.0, 20.0)));
     edits.set_text(
-        mapillary_core::exif::tags::IMAGE_DESCRIPTION,
-        r#"{"MAPSettingsUsername":"legacy","MAPPhotoUUID":"p-1","MAPSequenceUUID":"old"}"#,
+        tags::IMAGE_DESCRIPTION,
+        r#"{"MAPSettingsUsername":"legacy","MAPPhotoUUID":"p-1","MAPSequenceUUID":"old","MAPOrganizationKey":"42"}"#,
     );
     write_photo(&f, 3, &edits);
-    let (code, _, stderr) = tag(args![f, "new-seq"]);
+    let (code, _, stderr) = tag(args!["-v", f, "new-seq"]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("app.jpg: kept MAPOrganizationKey, MAPPhotoUUID, MAPSettingsUsername inside MAPMetaTags (the schema allows no other top-level keys)"),
+        "{stderr}"
+    );
     let d = description(&f);
-    assert_eq!(d["MAPSettingsUsername"], "legacy");
-    assert_eq!(d["MAPPhotoUUID"], "p-1");
+    // The keys the schema does not allow at the top level are kept inside
+    // MAPMetaTags, where upload still finds the organization.
+    assert_eq!(
+        d["MAPMetaTags"],
+        serde_json::json!({"MAPSettingsUsername": "legacy", "MAPPhotoUUID": "p-1", "MAPOrganizationKey": "42"})
+    );
+    assert!(d.get("MAPSettingsUsername").is_none());
     assert_eq!(d["MAPSequenceUUID"], "new-seq");
     assert_eq!(d["MAPCaptureTime"], "2015_06_01_12_00_00_000");
+    let errors: Vec<String> = schema_validator()
+        .iter_errors(&d)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let organization = mapillary_core::description::Description::parse(&d.to_string())
+        .unwrap()
+        .organization();
+    assert_eq!(organization.as_deref(), Some("42"));
+}
+
+#[test]
+fn a_description_that_would_not_fit_the_schema_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("app.jpg");
+    let mut edits = photo_edits("2015:06:01 12:00:00", Some("+00:00"), Some((10.0, 20.0)));
+    // A 2015 app's heading with a key the schema refuses, and no heading
+    // in the EXIF to replace it.
+    edits.set_text(
+        tags::IMAGE_DESCRIPTION,
+        r#"{"MAPCompassHeading":{"TrueHeading":10,"MagneticHeading":8,"AccuracyDegrees":5},"MAPSequenceUUID":"old"}"#,
+    );
+    write_photo(&f, 3, &edits);
+    let before = fs::read(&f).unwrap();
+    let (code, stdout, stderr) = tag(args![f, "new-seq"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "add_mapillary_tag_from_exif: {}: skipped: the description would not fit Mapillary's image description schema: MAPCompassHeading.AccuracyDegrees: not a key the schema allows",
+            f.display()
+        )
+    );
+    assert_eq!(fs::read(&f).unwrap(), before, "the photo is unchanged");
 }
 
 #[test]

@@ -63,6 +63,7 @@ fn tag(args: &[&std::ffi::OsStr], vars: &[(&str, &str)]) -> (i32, String, String
 fn sequences_of(dir: &Path) -> BTreeMap<String, Option<String>> {
     mapillary_core::files::find_images(dir)
         .unwrap()
+        .images
         .into_iter()
         .map(|f| {
             let sequence = read_exif(&f)
@@ -273,6 +274,7 @@ fn duplicates_null_island_and_too_fast_are_left_out_with_one_message_each() {
     camera_photo(&d.join("plane/b.jpg"), 110, 3000.0, None);
     let before: BTreeMap<PathBuf, Vec<u8>> = mapillary_core::files::find_images(d)
         .unwrap()
+        .images
         .into_iter()
         .map(|f| (f.clone(), fs::read(&f).unwrap()))
         .collect();

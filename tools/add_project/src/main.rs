@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use mapillary_cli::network::{connect, sign_in};
 use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, Tool};
+use mapillary_cli::{
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, Tool,
+};
 use mapillary_core::api::graph::resolve_organization;
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
@@ -27,10 +29,15 @@ const TOOL: Tool = Tool {
             doc: "The organization: its ID, or the name or slug of one of your organizations.",
         },
     ],
-    options: &[DRY_RUN, JOBS, SYNC],
+    options: &[DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
     description: "Signs in, finds the organization, and adds its key to the Mapillary description in each \
-        photo's ImageDescription, as MAPOrganizationKey (and MAPSettingsProject, the 2015 key), keeping every \
-        other key of the description. Uploads then join the organization.\n\n\
+        photo's ImageDescription, as MAPOrganizationKey inside MAPMetaTags (the one place Mapillary's \
+        image description schema leaves free), keeping every other key of the description. Uploads then \
+        join the organization; MAPMetaTags itself is never sent. A MAPOrganizationKey at the top level, as \
+        earlier versions wrote it, is replaced; other keys the schema does not allow at the top level (the \
+        2015 apps' MAPSettingsUsername, MAPPhotoUUID, ...) are kept inside MAPMetaTags (-v names them). A \
+        description that would still not fit the schema is not written: the photo is skipped with the key \
+        named.\n\n\
         Organizations replaced the 2015 projects. A name is found where the server lists your \
         organizations; Mapillary's public API documents no such listing, so with it give the organization's \
         ID (the number in its page's URL). When the organization is not found, the tool lists yours and \
@@ -70,6 +77,7 @@ const TOOL: Tool = Tool {
             "Look up the organization by name; change nothing.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "add_project.py (2015)",
 };
 
@@ -102,10 +110,24 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 let existing = exif.image_description.as_deref().map(Description::parse);
                 match existing {
                     Some(Ok(mut d)) if d.is_mapillary() => {
-                        d.set_organization(&org.id);
-                        let mut edits = ExifEdits::new();
-                        edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
-                        Decision::Write(edits)
+                        match d.set_organization(&org.id).and_then(|moved| {
+                            d.validate()?;
+                            Ok(moved)
+                        }) {
+                            Ok(moved) => {
+                                if !moved.is_empty() {
+                                    reporter.explain(format_args!(
+                                        "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
+                                        mapillary_cli::shown(file),
+                                        moved.join(", ")
+                                    ));
+                                }
+                                let mut edits = ExifEdits::new();
+                                edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
+                                Decision::Write(edits)
+                            }
+                            Err(e) => Decision::Skip(e.to_string()),
+                        }
                     }
                     _ => Decision::Skip(
                         "no Mapillary description (run add_mapillary_tag_from_exif first)"
@@ -118,7 +140,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             let verb = if dry { "would join" } else { "joined" };
             Some(format!(
                 "{}: {verb} organization {} ({})",
-                file.display(),
+                mapillary_cli::shown(file),
                 org.name,
                 org.id
             ))

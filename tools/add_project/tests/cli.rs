@@ -40,6 +40,14 @@ fn description(p: &Path) -> Value {
     serde_json::from_str(&read_exif(p).unwrap().image_description.unwrap()).unwrap()
 }
 
+/// What the official client's schema for EXIF-embedded descriptions says
+/// of `d`, checked here independently of the tool's own check.
+fn schema_errors(d: &Value) -> Vec<String> {
+    let schema: Value = serde_json::from_str(mapillary_core::description::SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator.iter_errors(d).map(|e| e.to_string()).collect()
+}
+
 fn snapshot(files: &[PathBuf]) -> Vec<Vec<u8>> {
     files.iter().map(|f| fs::read(f).unwrap()).collect()
 }
@@ -61,10 +69,15 @@ fn adds_the_organization_by_id_name_or_slug_keeping_every_key() {
         "{stderr}"
     );
     let d = description(&files[0]);
-    assert_eq!(d["MAPOrganizationKey"], "200001");
-    assert_eq!(d["MAPSettingsProject"], "200001");
-    assert_eq!(d["MAPSettingsUsername"], "legacy");
+    // Inside MAPMetaTags, with the 2015 key the schema does not allow at
+    // the top level; read back, the description satisfies the schema.
+    assert_eq!(
+        d["MAPMetaTags"],
+        serde_json::json!({"MAPOrganizationKey": "200001", "MAPSettingsUsername": "legacy"})
+    );
+    assert!(d.get("MAPOrganizationKey").is_none() && d.get("MAPSettingsProject").is_none());
     assert_eq!(d["MAPSequenceUUID"], "s1");
+    assert_eq!(schema_errors(&d), Vec::<String>::new());
     for name in ["Demo Mappers", "demo-mappers", "demo mappers"] {
         let (_, stdout, _) = sandbox.run(BIN, args![files[1], name], &token, dir.path());
         assert!(
@@ -72,6 +85,51 @@ fn adds_the_organization_by_id_name_or_slug_keeping_every_key() {
             "{name}: {stdout}"
         );
     }
+}
+
+#[test]
+fn photos_tagged_the_old_way_move_over_and_unfit_ones_are_left_alone() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#""MAPLatitude":52.5,"MAPLongitude":13.4,"MAPCaptureTime":"2021_06_01_10_00_00_000","MAPSequenceUUID":"s1""#;
+    // As earlier versions of add_project wrote it: at the top level, with
+    // a copy in MAPSettingsProject.
+    let old = dir.path().join("old.jpg");
+    let mut edits = photo_edits("2021:06:01 10:00:00", Some("Z"), Some((52.5, 13.4)));
+    edits.set_text(
+        tags::IMAGE_DESCRIPTION,
+        &format!(r#"{{{base},"MAPOrganizationKey":"100","MAPSettingsProject":"100"}}"#),
+    );
+    write_photo(&old, 1, &edits);
+    // A value the schema refuses for one of its own keys.
+    let unfit = dir.path().join("unfit.jpg");
+    edits.set_text(
+        tags::IMAGE_DESCRIPTION,
+        &format!(r#"{{{base},"MAPOrientation":"1"}}"#),
+    );
+    write_photo(&unfit, 2, &edits);
+    let before = fs::read(&unfit).unwrap();
+    let (code, _, stderr) = sandbox.run(
+        BIN,
+        args![dir.path(), "200001"],
+        &[("MAPILLARY_ACCESS_TOKEN", DEMO_TOKEN)],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let d = description(&old);
+    assert_eq!(
+        d["MAPMetaTags"],
+        serde_json::json!({"MAPOrganizationKey": "200001"})
+    );
+    assert_eq!(schema_errors(&d), Vec::<String>::new());
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "add_project: {}: skipped: the description would not fit Mapillary's image description schema: MAPOrientation: \"1\" is not of type \"integer\"",
+            unfit.display()
+        )
+    );
+    assert_eq!(fs::read(&unfit).unwrap(), before);
 }
 
 #[test]

@@ -8,12 +8,14 @@ use std::sync::atomic::Ordering;
 
 use mapillary_cli::network::{connect, read_token};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, Opt, Positional, Reporter, Status, Tool, Unit, interrupt_flag, plural,
+    Args, DRY_RUN, Failure, Opt, Positional, Reporter, Status, Tool, Unit, interrupt_flag,
+    parse_finite, plural, shown,
 };
 use mapillary_core::api::graph::BoundingBox;
 use mapillary_core::batch::for_each_in_order;
 use mapillary_core::download::{
-    Fetched, ThumbSize, ThumbnailFetcher, read_listing, search, write_listing,
+    DEFAULT_MAX_REQUESTS, DEFAULT_THUMBNAIL_DEADLINE, Fetched, Listing, SearchLimits, ThumbSize,
+    ThumbnailFetcher, search_within, update_listing,
 };
 use mapillary_core::exif::remove_stale_temporaries;
 
@@ -34,6 +36,18 @@ const OUTPUT: Opt = Opt {
     short: Some('o'),
     value: Some("DIR"),
     doc: "The folder to download into (default: downloaded).",
+};
+const MAX_REQUESTS: Opt = Opt {
+    long: "max-requests",
+    short: None,
+    value: Some("N"),
+    doc: "Send at most N search requests (default 1000); a box that would need more is stopped with a message.",
+};
+const TIMEOUT: Opt = Opt {
+    long: "timeout",
+    short: None,
+    value: Some("SECONDS"),
+    doc: "Give up on a thumbnail request that has not arrived in full after SECONDS (default 120); it is tried 4 times.",
 };
 
 const TOOL: Tool = Tool {
@@ -67,12 +81,20 @@ const TOOL: Tool = Tool {
             doc: "At most this many images (default 400).",
         },
     ],
-    options: &[JOBS, SIZE, OUTPUT, DRY_RUN],
+    options: &[JOBS, SIZE, OUTPUT, MAX_REQUESTS, TIMEOUT, DRY_RUN],
     description: "Searches Mapillary (API v4, images by bounding box) for images inside the rectangle (note the \
         order: both latitudes first, as in 2015) and saves their thumbnails as <image id>.jpg in the output \
-        folder, with downloaded.txt listing every image there as filename,lat,lon (the 2015 format). Large \
-        rectangles are split into tiles the server answers reliably, and the results are deduplicated by \
-        image id.\n\n\
+        folder, with downloaded.txt listing every image there as filename,lat,lon (the 2015 format). The \
+        rectangle is asked for whole; where the server refuses it as too large, or its answer is full, it is \
+        split in four and each quarter asked for in turn, until max_results images are found or the \
+        rectangle is searched; results are deduplicated by image id. At most 20 search requests go out a \
+        second, and at most --max-requests in all: a rectangle the server answers only in tiles too small to \
+        cover it within that limit is stopped at once, with the size of tile the server answers, and what was \
+        found is downloaded (exit status 1).\n\n\
+        Every request has a deadline: 60 s for a search request (from connecting to the last byte of the \
+        answer), --timeout for a thumbnail. Errors say what happened: an HTTP status with the server's \
+        message, an answer too large, a URL that is not http or https, a server too slow, or one that cannot \
+        be reached. An entry of the server's answer that cannot be used is reported once.\n\n\
         Downloads run in parallel and are resumable: each image is streamed into a temporary file and \
         renamed into place only when complete, images already there are skipped, and the folder is never \
         emptied (the 2015 script deleted it). An image id that is not a plain id is refused, never used as a \
@@ -101,6 +123,7 @@ const TOOL: Tool = Tool {
             "More and larger, into berlin/.",
         ),
     ],
+    files: "",
     replaces: "download_images.py (2015)",
 };
 
@@ -114,10 +137,7 @@ fn parse_box(args: &Args) -> Result<(BoundingBox, usize), Failure> {
         .iter()
         .enumerate()
     {
-        v[i] = args.number(i, name)?.unwrap_or_default();
-        if !v[i].is_finite() {
-            return Err(Failure::Usage(format!("{name} must be a finite number")));
-        }
+        v[i] = args.finite(i, name, "degrees")?.unwrap_or_default();
     }
     let [min_lat, max_lat, min_lon, max_lon] = v;
     for (name, value, limit) in [
@@ -183,18 +203,50 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         .value(OUTPUT.long)
         .map_or_else(|| PathBuf::from("downloaded"), PathBuf::from);
     let dry_run = args.flag(DRY_RUN.long);
+    let limits = SearchLimits {
+        max_requests: match args.option_number::<usize>(MAX_REQUESTS.long)? {
+            Some(0) => {
+                return Err(Failure::Usage(
+                    "--max-requests must be at least 1".to_string(),
+                ));
+            }
+            Some(n) => n,
+            None => DEFAULT_MAX_REQUESTS,
+        },
+        ..SearchLimits::default()
+    };
+    let deadline = match args.value(TIMEOUT.long) {
+        None => DEFAULT_THUMBNAIL_DEADLINE,
+        Some(v) => {
+            let secs = parse_finite(v, "--timeout", "seconds")?;
+            std::time::Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero() && secs <= 86_400.0)
+                .ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "--timeout must be more than 0 and at most 86400 seconds, not '{}'",
+                        v.to_string_lossy()
+                    ))
+                })?
+        }
+    };
 
     let connection = connect(reporter);
     let token = read_token(&connection, reporter)?;
-    let found =
-        search(&connection.graph, &token, &bbox, size, max_results).map_err(Failure::fatal)?;
+    let found = search_within(&connection.graph, &token, &bbox, size, max_results, &limits)
+        .map_err(Failure::fatal)?;
     reporter.explain(format_args!(
-        "{} requests to the images endpoint",
-        found.requests
+        "{} to the images endpoint; at most {} waiting at a time",
+        plural(found.requests, "request", "requests"),
+        plural(found.most_pending, "tile", "tiles")
     ));
     for why in &found.refused {
         reporter.error(format_args!("refused: {why}"));
     }
+    if let Some(stop) = &found.stopped {
+        reporter.error(format_args!("{stop} (--max-requests sets the limit)"));
+    }
+    let searched = found.stopped.is_none();
     if dry_run {
         for image in &found.images {
             reporter.line(format_args!(
@@ -209,7 +261,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             "found {}; nothing downloaded (dry run)",
             found.images.len()
         ));
-        return Ok(if found.refused.is_empty() {
+        return Ok(if found.refused.is_empty() && searched {
             Status::Done
         } else {
             Status::Incomplete
@@ -219,7 +271,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     fs::create_dir_all(&output).map_err(|e| {
         Failure::Fatal(format!(
             "{}: {}",
-            output.display(),
+            shown(&output),
             mapillary_core::io_reason(&e)
         ))
     })?;
@@ -227,11 +279,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         for r in removed {
             reporter.warn(format_args!(
                 "removed {}, left by an interrupted run",
-                r.display()
+                shown(&r)
             ));
         }
     }
-    let fetcher = ThumbnailFetcher::new();
+    let fetcher = ThumbnailFetcher::new().with_deadline(deadline);
     let r = reporter.clone();
     let notify = move |m: &str| r.warn(m);
     let (mut downloaded, mut skipped, mut failed) = (0, 0, found.refused.len());
@@ -264,30 +316,24 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     );
     reporter.finish_progress();
 
-    // downloaded.txt lists every image in the folder, old and new.
+    // downloaded.txt: every line it had, and the images it lacks.
     let listing_path = output.join("downloaded.txt");
-    let mut listing = read_listing(&listing_path);
-    listing.retain(|name, _| output.join(name).is_file());
-    for image in present {
-        listing.insert(image.file_name(), (image.lat, image.lon));
-    }
-    write_listing(&listing_path, &listing).map_err(|e| {
-        Failure::Fatal(format!(
-            "{}: {}",
-            listing_path.display(),
-            mapillary_core::io_reason(&e)
-        ))
-    })?;
+    let listing: Listing = present
+        .iter()
+        .map(|image| (image.file_name(), (image.lat, image.lon)))
+        .collect();
+    let listed = update_listing(&listing_path, &listing)
+        .map_err(|e| Failure::Fatal(format!("{}: {e}", shown(&listing_path))))?;
 
     reporter.summary(format_args!(
         "found {}, downloaded {downloaded}, skipped {skipped} (already there), failed {failed}; {} in {}",
         found.images.len(),
-        plural(listing.len(), "image", "images"),
-        output.display()
+        plural(listed, "image", "images"),
+        shown(&output)
     ));
     Ok(if stop.load(Ordering::SeqCst) {
         Status::Interrupted
-    } else if failed > 0 {
+    } else if failed > 0 || !searched {
         Status::Incomplete
     } else {
         Status::Done

@@ -263,6 +263,34 @@ fn bad_arguments_exit_2() {
         ),
         (vec!["52", "north", "13", "14"], "max_lat must be a number"),
         (
+            vec!["-inf", "53", "13", "14"],
+            "min_lat must be a finite number of degrees, not '-inf'",
+        ),
+        (
+            vec!["52", "nan", "13", "14"],
+            "max_lat must be a finite number of degrees, not 'nan'",
+        ),
+        (
+            vec!["52", "53", "-1e999", "14"],
+            "min_lon must be a finite number of degrees, not '-1e999'",
+        ),
+        (
+            vec!["52", "53", "13", "14", "--timeout", "0"],
+            "--timeout must be more than 0 and at most 86400 seconds, not '0'",
+        ),
+        (
+            vec!["52", "53", "13", "14", "--timeout", "-inf"],
+            "--timeout must be a finite number of seconds, not '-inf'",
+        ),
+        (
+            vec!["52", "53", "13", "14", "--max-requests", "0"],
+            "--max-requests must be at least 1",
+        ),
+        (
+            vec!["52", "53", "13", "14", "-5"],
+            "max_results must be a whole number above 0, not '-5'",
+        ),
+        (
             vec!["52", "53", "13", "14", "0"],
             "max_results must be a whole number above 0",
         ),
@@ -314,5 +342,216 @@ fn a_client_token_is_enough_and_no_token_is_a_clear_error() {
             .trim()
             .starts_with("download_images: no Mapillary credentials"),
         "{stderr}"
+    );
+}
+
+/// The whole world, against a server that answers it whole: one request,
+/// and a search that keeps one tile in memory (it used to build 26 million
+/// tiles and send thousands of requests a second).
+#[test]
+fn the_whole_world_with_five_results_takes_one_request() {
+    let seed = Seed {
+        max_bbox_area: 1e6,
+        ..Seed::default()
+    };
+    let sandbox = Sandbox::start(seed, &[]);
+    let work = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args!["-90", "90", "-180", "180", "5", "-v"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("found 5, downloaded 5"), "{stdout}");
+    assert_eq!(sandbox.server.stats().requests["images"], 1);
+    assert!(
+        stderr.contains(
+            "download_images: 1 request to the images endpoint; at most 1 tile waiting at a time"
+        ),
+        "{stderr}"
+    );
+}
+
+/// The whole world, against a server that refuses boxes over 0.01 square
+/// degrees (as the real service refuses large boxes): searching it would
+/// take 16.7 million requests, so the search stops after the first tile
+/// answered, with the reason.
+#[test]
+fn the_whole_world_against_a_refusing_server_stops_at_once() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args!["-90", "90", "-180", "180", "5", "-v"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let requests = sandbox.server.stats().requests["images"];
+    assert_eq!(requests, 13, "{stderr}");
+    assert!(
+        stderr.contains(
+            "download_images: the box is too large for the server: it answers tiles of at most 0.0439° × 0.0879° (latitude × longitude), so searching the whole box would take at least 16,777,228 requests, more than the limit of 1000; give a smaller box (--max-requests sets the limit)\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("13 requests to the images endpoint; at most 37 tiles waiting at a time"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("found 0, downloaded 0"), "{stdout}");
+}
+
+#[test]
+fn the_request_limit_is_kept_and_said() {
+    // The Berlin area needs 85 requests against a server that refuses
+    // boxes over 0.001 square degrees; 10 are allowed.
+    let sandbox = Sandbox::start(area_seed(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args![
+            "52.4",
+            "52.5",
+            "13.2",
+            "13.4",
+            "1000",
+            "--max-requests",
+            "10"
+        ],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(sandbox.server.stats().requests["images"] <= 10);
+    assert!(
+        stderr.contains(
+            "more than the limit of 10; give a smaller box (--max-requests sets the limit)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_refused_entry_is_counted_once() {
+    // 19 entries that cannot be used, where four tiles meet: the search
+    // splits the box, and each tile returns them again.
+    let mut seed = area_seed();
+    seed.generate_images = None;
+    seed.images = (0..19)
+        .map(|i| image(&format!("bad/{i}"), 52.45, 13.3, None))
+        .collect();
+    seed.images.push(image("2001", 52.41, 13.21, None));
+    let sandbox = Sandbox::start(seed, &[]);
+    let work = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args!["52.4", "52.5", "13.2", "13.4", "-o", "out"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(sandbox.server.stats().requests["images"] > 20);
+    let refused: Vec<&str> = stderr.lines().filter(|l| l.contains("refused: ")).collect();
+    assert_eq!(refused.len(), 19, "{stderr}");
+    assert!(
+        stdout.contains("found 1, downloaded 1, skipped 0 (already there), failed 19"),
+        "{stdout}"
+    );
+}
+
+/// A server of its own (the local server has no such fault): the images
+/// endpoint names one image whose thumbnail arrives at one byte every two
+/// seconds. It serves until the test process ends.
+fn trickling_server() -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let base = url.clone();
+    let thread = std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                if line.starts_with("GET /images") {
+                    let body = format!(
+                        r#"{{"data":[{{"id":"1","geometry":{{"type":"Point","coordinates":[13.3,52.5]}},"thumb_1024_url":"{base}/thumbs/1.jpg?sig=SIGNED"}}]}}"#
+                    );
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    return;
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n\xFF\xD8",
+                );
+                for _ in 0..1000 {
+                    if stream
+                        .write_all(b"\0")
+                        .and_then(|()| stream.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+            });
+        }
+    });
+    (url, thread)
+}
+
+#[test]
+fn a_thumbnail_at_one_byte_every_two_seconds_is_given_up_on() {
+    let (url, _server) = trickling_server();
+    let work = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .args(["52", "53", "13", "14", "-o", "out", "--timeout", "1"])
+        .env_clear()
+        .env("HOME", work.path())
+        .env("MAPILLARY_GRAPH_API_ENDPOINT", &url)
+        .env("MAPILLARY_ACCESS_TOKEN", "MLY-test-token")
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must end by itself; a guard against hanging the test run.
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("download_images did not give up on a trickling thumbnail");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "download_images: out/1.jpg: {url} is too slow: no complete answer within 1 s, 4 times; try again later\n"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SIGNED") && !stdout.contains("SIGNED"));
+    assert!(stdout.contains("found 1, downloaded 0, skipped 0 (already there), failed 1"));
+    assert!(
+        files_in(&work.path().join("out"))
+            .iter()
+            .all(|f| !f.contains("1.jpg"))
     );
 }

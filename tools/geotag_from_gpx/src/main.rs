@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mapillary_cli::photos::{find_photos, rewrite_photos};
+use mapillary_cli::photos::{find_photos, report_time_warnings, rewrite_photos};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Opt, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, plural,
-    zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Opt, Positional, Reporter, SYNC, Status,
+    TIMEZONE, Tool, plural, zone_rule,
 };
 use mapillary_core::exif::{Decision, ExifEdits, update_file};
 use mapillary_core::track::Track;
@@ -41,7 +41,7 @@ const TOOL: Tool = Tool {
             doc: "Seconds the camera clock is ahead of the GPS clock (may be negative or have a fraction; default 0).",
         },
     ],
-    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS, SYNC],
+    options: &[MAX_GAP, TIMEZONE, DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
     description: "Reads every track, route and timed waypoint of the GPX files. For each photo it takes the \
         capture time (DateTimeOriginal with SubSecTimeOriginal), subtracts time_offset, and finds the \
         position by linear interpolation between the two track points around that instant (a photo exactly \
@@ -73,6 +73,7 @@ const TOOL: Tool = Tool {
             "The camera is an hour ahead, and its times are Berlin time.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "geotag_from_gpx.py (2015)",
 };
 
@@ -84,12 +85,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let started = Instant::now();
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
     let gpx = args.text(1, "gpx_file")?.unwrap_or_default();
-    let offset: f64 = args.number(2, "time_offset")?.unwrap_or(0.0);
-    if !offset.is_finite() {
-        return Err(Failure::Usage(
-            "time_offset must be a finite number of seconds".to_string(),
-        ));
-    }
+    let offset = args.finite(2, "time_offset", "seconds")?.unwrap_or(0.0);
     let offset = mapillary_core::jiff::SignedDuration::try_from_secs_f64(offset)
         .map_err(|_| Failure::Usage("time_offset is out of range".to_string()))?;
     let max_gap: f64 = args.option_number(MAX_GAP.long)?.unwrap_or(1800.0);
@@ -118,7 +114,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         |_, file| {
             update_file(file, options, |exif| {
                 let taken = match exif.capture_instant(&rule) {
-                    Ok(t) => t,
+                    Ok(t) => {
+                        report_time_warnings(reporter, file, &t.warnings);
+                        t.instant
+                    }
                     Err(reason) => return Decision::Skip(reason),
                 };
                 let Ok(gps_time) = taken.checked_sub(offset) else {
@@ -143,7 +142,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
                 } else {
                     "geotagged"
                 };
-                format!("{}: {verb}", file.display())
+                format!("{}: {verb}", mapillary_cli::shown(file))
             })
         },
     );

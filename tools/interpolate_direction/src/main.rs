@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, read_photos, rewrite_photos, summary_line};
+use mapillary_cli::photos::{
+    find_photos, read_photos, report_time_warnings, rewrite_photos, summary_line,
+};
 use mapillary_cli::{
-    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, SYNC, Status, TIMEZONE, Tool, zone_rule,
+    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
+    Tool, zone_rule,
 };
 use mapillary_core::exif::{ExifEdits, rewrite_file};
 use mapillary_core::geo::LatLon;
@@ -28,7 +31,7 @@ const TOOL: Tool = Tool {
             doc: "Degrees clockwise from the direction of travel to the camera's view: 90 looks right, -90 or 270 left (default 0; may have a fraction).",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC],
+    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, FORCE, KEEP_MTIME],
     description: "Sorts the geotagged photos by capture time and writes into each GPSImgDirection (true north) \
         the bearing from it to the next photo at a different position, plus offset_angle, modulo 360. \
         Photos at the same position as the next one take the bearing to the next photo elsewhere; the last \
@@ -47,6 +50,7 @@ const TOOL: Tool = Tool {
             "A camera looking to the left.",
         ),
     ],
+    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
     replaces: "interpolate_direction.py (2015)",
 };
 
@@ -56,12 +60,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let offset: f64 = args.number(1, "offset_angle")?.unwrap_or(0.0);
-    if !offset.is_finite() {
-        return Err(Failure::Usage(
-            "offset_angle must be a finite number of degrees".to_string(),
-        ));
-    }
+    let offset = args.finite(1, "offset_angle", "degrees")?.unwrap_or(0.0);
     let rule = zone_rule(args)?;
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
@@ -72,10 +71,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             .position()
             .ok_or_else(|| "no GPS position".to_string())?;
         let time = exif.capture_instant(&rule)?;
+        report_time_warnings(reporter, file, &time.warnings);
         Ok((
             TimedPhoto {
                 path: file.to_path_buf(),
-                time,
+                time: time.instant,
             },
             LatLon::new(lat, lon),
         ))
@@ -104,7 +104,11 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         },
         |i, file, dry| {
             let verb = if dry { "would get" } else { "direction" };
-            Some(format!("{}: {verb} {:.2}", file.display(), directions[i]))
+            Some(format!(
+                "{}: {verb} {:.2}",
+                mapillary_cli::shown(file),
+                directions[i]
+            ))
         },
     );
     tally.skipped += read_tally.skipped;

@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
-use mapillary_cli::photos::{find_photos, read_photos};
-use mapillary_cli::{Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool, plural};
+use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
+use mapillary_cli::{
+    Args, DRY_RUN, Failure, JOBS, Positional, Reporter, Status, Tool, interrupt_flag, plural,
+};
 use mapillary_core::capture_time::ZoneRule;
 use mapillary_core::files::move_no_clobber;
 use mapillary_core::sequence::{TimedPhoto, plan_time_split, sort_by_time};
@@ -30,7 +33,7 @@ const TOOL: Tool = Tool {
     description: "Sorts the photos by capture time (DateTimeOriginal with SubSecTimeOriginal) and starts a new \
         group wherever the gap to the previous photo is longer than cutoff_time seconds. Group N is moved \
         into the subfolder N (0, 1, 2, ...) of the folder that holds the group's first photo.\n\n\
-        A file already at a destination is never overwritten: the photo stays where it is and is reported. \
+        A file already at a destination is never overwritten: the photo stays where it is and is reported. A photo in a numbered subfolder of a folder below path counts as being in that folder (an earlier run put it there), so a run after an interrupted one finishes the job instead of nesting 0/0/. A symbolic link is moved as a link, and a relative one is given the target it needs from its new folder. Ctrl-C stops between two moves (exit status 130); run again to finish. \
         Photos without a capture time are reported and stay where they are. Nothing inside the photos \
         changes.",
     environment: &[(
@@ -47,6 +50,7 @@ const TOOL: Tool = Tool {
             "Show the groups for a two-minute cutoff; move nothing.",
         ),
     ],
+    files: "",
     replaces: "time_split.py (2015)",
 };
 
@@ -56,11 +60,11 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let cutoff: Option<f64> = args.number(1, "cutoff_time")?;
-    if cutoff.is_some_and(|c| !c.is_finite() || c < 0.0) {
-        return Err(Failure::Usage(
-            "cutoff_time must be a number of seconds, 0 or more".to_string(),
-        ));
+    let cutoff = args.finite(1, "cutoff_time", "seconds")?;
+    if let Some(c) = cutoff.filter(|c| *c < 0.0) {
+        return Err(Failure::Usage(format!(
+            "cutoff_time must be a number of seconds, 0 or more, not '{c}'"
+        )));
     }
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
@@ -68,18 +72,26 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let files = find_photos(&path, reporter)?;
     let zone = ZoneRule::system();
     let (mut photos, mut tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
-        exif.capture_instant(&zone).map(|time| TimedPhoto {
-            path: file.to_path_buf(),
-            time,
+        exif.capture_instant(&zone).map(|time| {
+            report_time_warnings(reporter, file, &time.warnings);
+            TimedPhoto {
+                path: file.to_path_buf(),
+                time: time.instant,
+            }
         })
     });
     if status == Status::Interrupted {
         return Ok(status);
     }
     sort_by_time(&mut photos);
-    let (cutoff, groups) = plan_time_split(&photos, cutoff);
+    let (cutoff, groups) = plan_time_split(&photos, cutoff, &path);
+    let stop = interrupt_flag();
+    let mut left = photos.len();
     reporter.explain(format_args!("cutoff {cutoff:.3} s"));
-    for group in &groups {
+    'groups: for group in &groups {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
         let members = &photos[group.photos.clone()];
         let (first, last) = (&members[0].time, &members[members.len() - 1].time);
         let verb = if dry_run { "would go to" } else { "->" };
@@ -87,18 +99,28 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             "group {}: {}, {first} .. {last} {verb} {}",
             group.number,
             plural(members.len(), "photo", "photos"),
-            group.folder.display()
+            mapillary_cli::shown(&group.folder)
         ));
         for photo in members {
+            // Ctrl-C stops between two moves.
+            if stop.load(Ordering::SeqCst) {
+                break 'groups;
+            }
+            left -= 1;
             let Some(name) = photo.path.file_name() else {
                 continue;
             };
             let destination = group.folder.join(name);
+            if destination == photo.path {
+                // Moved there by an earlier run.
+                tally.done += 1;
+                continue;
+            }
             if dry_run {
                 reporter.explain(format_args!(
                     "{} would go to {}",
-                    photo.path.display(),
-                    destination.display()
+                    mapillary_cli::shown(&photo.path),
+                    mapillary_cli::shown(&destination)
                 ));
                 tally.done += 1;
                 continue;
@@ -112,6 +134,12 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             }
         }
     }
+    if stop.load(Ordering::SeqCst) && left > 0 {
+        reporter.error(format_args!(
+            "interrupted: {} not moved; run again to finish",
+            plural(left, "photo", "photos")
+        ));
+    }
     let moved = if dry_run { "would be moved" } else { "moved" };
     reporter.summary(format_args!(
         "{} {moved} into {} (cutoff {cutoff:.1} s), {} skipped, {} failed",
@@ -120,5 +148,9 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         tally.skipped,
         tally.failed
     ));
-    Ok(Status::from_tally(&tally))
+    Ok(if stop.load(Ordering::SeqCst) && left > 0 {
+        Status::Interrupted
+    } else {
+        Status::from_tally(&tally)
+    })
 }

@@ -30,8 +30,10 @@ const TOOL: Tool = Tool {
         photos are skipped with a hint to use upload_with_authentication. Photos are grouped into sequences \
         by MAPSequenceUUID, in capture-time order, and each sequence is sent to Mapillary API v4 as an \
         image bundle: every photo with its description, then a manifest, then the finish call that makes \
-        it a sequence (joining the organization of MAPOrganizationKey, if any). The photos themselves are \
-        not changed.\n\n\
+        it a sequence (joining the organization of MAPOrganizationKey, if any: inside MAPMetaTags, as \
+        add_project writes it, or at the top level, as its earlier versions did; MAPMetaTags itself is not \
+        sent). A photo whose description would not fit Mapillary's image description schema is skipped \
+        with the key named. The photos themselves are not changed.\n\n\
         Each sequence is checked against the official client's rules first: one larger than Mapillary's \
         limits (1,000 photos, 110 GiB, 6 gigapixels) is uploaded in parts, each a sequence of its own; a \
         photo within 0.1 m and 5\u{b0} of the photo kept before it (a duplicate), a photo at latitude 0, \
@@ -87,6 +89,7 @@ const TOOL: Tool = Tool {
             "Try the photos the server refused again (after fixing them).",
         ),
     ],
+    files: "",
     replaces: "upload.py (2015)",
 };
 

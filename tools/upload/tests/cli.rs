@@ -178,7 +178,7 @@ fn faults_lose_nothing_and_duplicate_nothing() {
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
-    mapillary_core::files::find_images(dir).unwrap()
+    mapillary_core::files::find_images(dir).unwrap().images
 }
 
 #[test]

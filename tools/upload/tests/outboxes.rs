@@ -56,6 +56,7 @@ fn equal_names_in_three_folders_all_reach_success() {
     assert_eq!(
         mapillary_core::files::find_images(&work.path().join("success"))
             .unwrap()
+            .images
             .len(),
         15
     );
@@ -208,6 +209,7 @@ fn an_impossible_offset_leaves_the_photo_for_the_next_run() {
     assert_eq!(
         mapillary_core::files::find_images(&work.path().join("success"))
             .unwrap()
+            .images
             .len(),
         15
     );

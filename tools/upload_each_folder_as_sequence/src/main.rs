@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::network::{connect, sign_in};
-use mapillary_cli::photos::{find_photos, read_photos_and_facts};
+use mapillary_cli::photos::{find_photos, read_photos_and_facts, report_time_warnings};
 use mapillary_cli::sequences::{
     CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
 };
@@ -16,8 +16,8 @@ use mapillary_cli::{
 };
 use mapillary_core::api::graph::resolve_organization;
 use mapillary_core::description::Description;
-use mapillary_core::sequence::new_sequence_uuid;
 use mapillary_core::sequence::rules::Forming;
+use mapillary_core::sequence::{PLACEHOLDER_ID, new_sequence_uuid};
 use mapillary_core::upload::{PlannedImage, form_sequences};
 
 const TOOL: Tool = Tool {
@@ -75,6 +75,7 @@ const TOOL: Tool = Tool {
             "The same, joining organization 1234567890.",
         ),
     ],
+    files: "",
     replaces: "upload_each_folder_as_sequence.py (2015)",
 };
 
@@ -105,10 +106,14 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     };
     let (images, tally, status) =
         read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
-            let mut description =
-                Description::tag_photo(&exif, file, "", &rule).map_err(|e| e.to_string())?;
+            let built = Description::tag_photo(&exif, file, PLACEHOLDER_ID, &rule)
+                .map_err(|e| e.to_string())?;
+            report_time_warnings(reporter, file, &built.warnings);
+            let mut description = built.description;
             if let Some(org) = &organization {
-                description.set_organization(&org.id);
+                description
+                    .set_organization(&org.id)
+                    .map_err(|e| e.to_string())?;
             }
             PlannedImage::new(file, description, facts).map_err(|e| e.to_string())
         });
@@ -134,7 +139,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         for ((folder, sequence), n) in folders {
             reporter.explain(format_args!(
                 "{}: sequence {sequence} ({n} photos)",
-                folder.display()
+                mapillary_cli::shown(&folder)
             ));
         }
     }

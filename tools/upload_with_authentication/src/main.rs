@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::network::connect;
-use mapillary_cli::photos::{find_photos, read_photos_and_facts};
+use mapillary_cli::photos::{find_photos, read_photos_and_facts, report_time_warnings};
 use mapillary_cli::sequences::{
     CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
 };
@@ -17,8 +17,8 @@ use mapillary_cli::{
     zone_rule,
 };
 use mapillary_core::description::Description;
-use mapillary_core::sequence::new_sequence_uuid;
 use mapillary_core::sequence::rules::Forming;
+use mapillary_core::sequence::{PLACEHOLDER_ID, new_sequence_uuid};
 use mapillary_core::upload::{PlannedImage, form_sequences};
 
 const YES: Opt = Opt {
@@ -96,6 +96,7 @@ const TOOL: Tool = Tool {
             "The same from a script.",
         ),
     ],
+    files: "",
     replaces: "upload_with_authentication.py (2015)",
 };
 
@@ -107,7 +108,10 @@ fn main() -> ExitCode {
 fn finalize_on_terminal(name: &str, photos: usize) -> bool {
     let stdin = std::io::stdin();
     for _ in 0..3 {
-        eprint!("{photos} photos of sequence {name} uploaded. Finalize upload? [y/n] ");
+        eprint!(
+            "{photos} photos of sequence {} uploaded. Finalize upload? [y/n] ",
+            mapillary_cli::report::escaped(name)
+        );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         if stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 {
@@ -149,9 +153,10 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             {
                 return Err("already holds a Mapillary description: use upload".to_string());
             }
-            let description =
-                Description::from_exif(&exif, file, "", &rule).map_err(|e| e.to_string())?;
-            PlannedImage::new(file, description, facts).map_err(|e| e.to_string())
+            let built = Description::from_exif(&exif, file, PLACEHOLDER_ID, &rule)
+                .map_err(|e| e.to_string())?;
+            report_time_warnings(reporter, file, &built.warnings);
+            PlannedImage::new(file, built.description, facts).map_err(|e| e.to_string())
         });
     if status == Status::Interrupted {
         return Ok(status);

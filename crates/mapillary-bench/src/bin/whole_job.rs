@@ -76,6 +76,7 @@ fn master_photos(source: &Path, dir: &Path, count: usize) {
             RewriteOptions {
                 dry_run: false,
                 sync: false,
+                ..RewriteOptions::default()
             },
         )
         .expect("the master photo is written");

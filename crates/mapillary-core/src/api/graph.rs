@@ -8,6 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::retry::{Answer, RetryPolicy, with_retries};
+#[cfg(test)]
+use super::transport::ANSWER_LIMIT;
+use super::transport::{SMALL_REQUEST_DEADLINE, agent, check_url, no_answer, read_answer};
 use super::{ApiError, Endpoints, error_message, is_token_error};
 use crate::auth::{
     Credentials, LoginDetails, Profile, Secret, TokenSource, UserToken, profiles_path, save_profile,
@@ -64,6 +67,7 @@ pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 #[derive(Clone)]
 pub struct GraphClient {
     agent: ureq::Agent,
+    deadline: Duration,
     endpoints: Endpoints,
     policy: RetryPolicy,
     stop: Option<&'static AtomicBool>,
@@ -76,63 +80,6 @@ impl std::fmt::Debug for GraphClient {
             .field("endpoints", &self.endpoints)
             .finish_non_exhaustive()
     }
-}
-
-/// The project's user agent.
-pub fn user_agent() -> String {
-    format!("mapillary-tools-rs/{}", env!("CARGO_PKG_VERSION"))
-}
-
-/// An agent with the protocol's timeouts: 60 s to connect and for small
-/// requests; answers are read as data, whatever their status.
-pub fn agent(per_call: Option<Duration>) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(user_agent())
-        .timeout_connect(Some(Duration::from_secs(60)))
-        .timeout_per_call(per_call)
-        .timeout_per_read(Some(Duration::from_secs(60)))
-        .timeout_per_write(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent()
-}
-
-/// An agent for uploads: no limit on a whole call (a large file takes its
-/// time), but two minutes at most without progress in either direction, and
-/// large buffers so that streaming from disk keeps up with the network.
-pub fn agent_for_uploads() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(user_agent())
-        .timeout_connect(Some(Duration::from_secs(60)))
-        .timeout_per_read(Some(Duration::from_secs(120)))
-        .timeout_per_write(Some(Duration::from_secs(120)))
-        .output_buffer_size(1 << 20)
-        .build()
-        .new_agent()
-}
-
-/// Reads a ureq response whole into an [`Answer`].
-pub fn read_answer(mut response: ureq::http::Response<ureq::Body>) -> Result<Answer, String> {
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(16 << 20)
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    Ok(Answer {
-        status,
-        retry_after,
-        body,
-    })
 }
 
 /// The JSON of an answer, or why it is not JSON.
@@ -151,10 +98,13 @@ fn string_field(v: &Value, key: &str) -> Option<String> {
 }
 
 impl GraphClient {
-    /// A client of the API at `endpoints`.
+    /// A client of the API at `endpoints`. Every request ends within
+    /// [`SMALL_REQUEST_DEADLINE`] (60 s, the protocol's) from connecting to
+    /// the last byte of the answer, or is retried.
     pub fn new(endpoints: Endpoints) -> GraphClient {
         GraphClient {
-            agent: agent(Some(Duration::from_secs(60))),
+            agent: agent(Some(SMALL_REQUEST_DEADLINE)),
+            deadline: SMALL_REQUEST_DEADLINE,
             endpoints,
             policy: RetryPolicy::default(),
             stop: None,
@@ -177,6 +127,13 @@ impl GraphClient {
     /// Use this retry policy.
     pub fn with_policy(mut self, policy: RetryPolicy) -> GraphClient {
         self.policy = policy;
+        self
+    }
+
+    /// End every request within `deadline` (the whole exchange) instead.
+    pub fn with_deadline(mut self, deadline: Duration) -> GraphClient {
+        self.agent = agent(Some(deadline));
+        self.deadline = deadline;
         self
     }
 
@@ -203,8 +160,13 @@ impl GraphClient {
         query: &[(&str, &str)],
         token: &Secret,
     ) -> Result<Answer, ApiError> {
+        check_url(
+            &self.endpoints.graph,
+            "the graph API endpoint (MAPILLARY_GRAPH_API_ENDPOINT)",
+        )?;
         let url = format!("{}/{}", self.endpoints.graph, path.trim_start_matches('/'));
         let auth = format!("OAuth {}", token.expose());
+        let (server, deadline) = (self.endpoints.graph.as_str(), Some(self.deadline));
         let answer = with_retries(
             &self.policy,
             &self.endpoints.graph,
@@ -227,8 +189,9 @@ impl GraphClient {
                         .call(),
                 };
                 result
-                    .map_err(|e| token.redact(&e.to_string()))
-                    .and_then(read_answer)
+                    .map_err(|e| no_answer(e, server, deadline))
+                    .and_then(|r| read_answer(r, server, deadline))
+                    .map_err(|e| e.redacted(token))
             },
         )?;
         Ok(Answer {
@@ -560,4 +523,149 @@ pub fn authenticate(
         },
         user,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Write;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::api::test_server::{Request, TestServer};
+
+    fn client(server: &TestServer) -> GraphClient {
+        GraphClient::new(Endpoints::local(&server.url())).with_policy(RetryPolicy {
+            max_attempts: 2,
+            default_backoff: Duration::from_millis(1),
+            network_backoff: Duration::from_millis(1),
+            max_wait: Duration::from_millis(10),
+        })
+    }
+
+    fn counting(
+        handle: impl Fn(&mut Request) + Send + Sync + 'static,
+    ) -> (TestServer, Arc<AtomicUsize>) {
+        let n = Arc::new(AtomicUsize::new(0));
+        let counted = n.clone();
+        let server = TestServer::start(move |r| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            handle(r);
+        });
+        (server, n)
+    }
+
+    /// Sends the head of an answer of `len` bytes, then one byte every
+    /// `every` until the client hangs up.
+    fn trickle(r: &mut Request, len: usize, every: Duration) {
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+        if r.stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for _ in 0..len {
+            if r.stream
+                .write_all(b" ")
+                .and_then(|()| r.stream.flush())
+                .is_err()
+            {
+                return;
+            }
+            std::thread::sleep(every);
+        }
+    }
+
+    #[test]
+    fn an_answer_trickling_one_byte_every_two_seconds_meets_the_deadline() {
+        let (server, requests) = counting(|r| trickle(r, 100, Duration::from_secs(2)));
+        let c = client(&server).with_deadline(Duration::from_millis(700));
+        let err = c.me(&Secret::new("tok")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is too slow: no complete answer within 700 ms, 2 times; try again later",
+                server.url()
+            )
+        );
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_is_named_and_not_asked_again() {
+        let (server, requests) = counting(|r| {
+            let len = (ANSWER_LIMIT + 1000) as usize;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+            let _ = r.stream.write_all(head.as_bytes());
+            let chunk = vec![b' '; 1 << 20];
+            let mut left = len;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if r.stream.write_all(&chunk[..n]).is_err() {
+                    return;
+                }
+                left -= n;
+            }
+        });
+        let err = client(&server).me(&Secret::new("tok")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the answer from {} is larger than the 16 MiB accepted",
+                server.url()
+            )
+        );
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn an_http_status_is_named_with_the_servers_message() {
+        let (server, _) = counting(|r| {
+            r.answer(
+                403,
+                r#"{"error":{"message":"Application request limit reached","type":"GraphMethodException"}}"#,
+            )
+        });
+        let err = client(&server).me(&Secret::new("tok")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the server refused the request (HTTP 403: Application request limit reached)"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_of_another_scheme_sends_nothing() {
+        let c = GraphClient::new(Endpoints {
+            graph: "gopher://graph.example/?access_token=SECRET".to_string(),
+            upload: String::new(),
+        });
+        let err = c.me(&Secret::new("tok")).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(
+            message,
+            "the graph API endpoint (MAPILLARY_GRAPH_API_ENDPOINT) has the URL scheme 'gopher'; only http and https are supported"
+        );
+    }
+
+    #[test]
+    fn a_closed_port_is_cannot_reach() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = GraphClient::new(Endpoints::local(&format!("http://127.0.0.1:{port}")))
+            .with_policy(RetryPolicy {
+                max_attempts: 2,
+                default_backoff: Duration::from_millis(1),
+                network_backoff: Duration::from_millis(1),
+                max_wait: Duration::from_millis(10),
+            });
+        let err = c.me(&Secret::new("tok")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot reach http://127.0.0.1:{port} (")),
+            "{err}"
+        );
+    }
 }

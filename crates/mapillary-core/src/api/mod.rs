@@ -1,6 +1,7 @@
 //! Mapillary API v4 as the official client speaks it: the graph API
-//! ([`graph`]), the resumable upload service ([`upload`]), and the retry
-//! rules both follow ([`retry`]).
+//! ([`graph`]), the resumable upload service ([`upload`]), the retry
+//! rules both follow ([`retry`]), and what one request is and how it can
+//! fail ([`transport`]).
 //!
 //! Endpoints can be pointed elsewhere (the project's local server, for
 //! tests, the demo and rehearsals) with the official client's variables
@@ -9,6 +10,9 @@
 pub mod graph;
 pub mod package;
 pub mod retry;
+#[cfg(test)]
+pub(crate) mod test_server;
+pub mod transport;
 pub mod upload;
 
 use std::fmt;
@@ -56,16 +60,27 @@ impl Endpoints {
     }
 }
 
-/// Why a call to the API failed. Messages say what to do, and never hold a
-/// token or password.
+/// Why a call to the API failed. Messages say what happened and what to
+/// do, and never hold a token, a password or a signed URL.
 #[derive(Debug)]
 pub enum ApiError {
-    /// The server could not be reached (after retries).
+    /// The server could not be reached: no connection, or the connection
+    /// broke (after retries).
     Unreachable {
         /// The server's root URL.
         server: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The server was reached but did not send its whole answer before the
+    /// deadline (after retries).
+    TimedOut {
+        /// The server's root URL.
+        server: String,
+        /// Which deadline passed, e.g. "no complete answer within 60 s".
+        what: String,
+        /// How many attempts were made.
+        attempts: u32,
     },
     /// The access token was refused (expired, revoked or wrong).
     TokenRejected {
@@ -84,7 +99,8 @@ pub enum ApiError {
         /// What the server said.
         message: String,
     },
-    /// The server kept failing (5xx or 429) until the retries ran out.
+    /// The server kept failing (5xx, 429, or a retriable 412) until the
+    /// retries ran out.
     ServerFailing {
         /// The last HTTP status.
         status: u16,
@@ -92,6 +108,37 @@ pub enum ApiError {
         message: String,
         /// How many attempts were made.
         attempts: u32,
+    },
+    /// The upload service took the bytes of several attempts in a row but
+    /// kept none of them (its offset did not move).
+    NoProgress {
+        /// The upload service's root URL.
+        server: String,
+        /// The session key of the upload.
+        key: String,
+        /// Attempts in a row without a byte confirmed.
+        attempts: u32,
+        /// What ended the last attempt.
+        last: String,
+    },
+    /// An answer was larger than the tools accept.
+    BodyTooLarge {
+        /// The server's root URL.
+        server: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// A URL names a scheme other than http or https.
+    UnsupportedScheme {
+        /// The scheme (without `:`), or `?` when it is not a valid scheme.
+        scheme: String,
+        /// Which URL: "MAPILLARY_GRAPH_API_ENDPOINT", "a thumbnail URL", ...
+        of: String,
+    },
+    /// A URL cannot be used (no host, bad characters).
+    BadUrl {
+        /// Which URL, as in [`ApiError::UnsupportedScheme`].
+        of: String,
     },
     /// The answer was not what the API returns.
     BadAnswer(String),
@@ -107,6 +154,19 @@ impl fmt::Display for ApiError {
             ApiError::Unreachable { server, reason } => write!(
                 f,
                 "cannot reach {server} ({reason}); check the network connection, or MAPILLARY_GRAPH_API_ENDPOINT / MAPILLARY_UPLOAD_ENDPOINT"
+            ),
+            ApiError::TimedOut {
+                server,
+                what,
+                attempts,
+            } => write!(
+                f,
+                "{server} is too slow: {what}, {}; try again later",
+                if *attempts == 1 {
+                    "once".to_string()
+                } else {
+                    format!("{attempts} times")
+                }
             ),
             ApiError::TokenRejected { message } => write!(
                 f,
@@ -130,6 +190,25 @@ impl fmt::Display for ApiError {
                 f,
                 "the server kept failing (HTTP {status}: {message}) after {attempts} attempts; try again later"
             ),
+            ApiError::NoProgress {
+                server,
+                key,
+                attempts,
+                last,
+            } => write!(
+                f,
+                "{server} kept none of the bytes of {key} sent in {attempts} attempts in a row (last: {last}); gave up; try again later"
+            ),
+            ApiError::BodyTooLarge { server, limit } => write!(
+                f,
+                "the answer from {server} is larger than the {} accepted",
+                size_text(*limit)
+            ),
+            ApiError::UnsupportedScheme { scheme, of } => write!(
+                f,
+                "{of} has the URL scheme '{scheme}'; only http and https are supported"
+            ),
+            ApiError::BadUrl { of } => write!(f, "{of} is not a usable URL"),
             ApiError::BadAnswer(what) => write!(f, "unexpected answer from the server: {what}"),
             ApiError::Auth(e) => write!(f, "{e}"),
             ApiError::Interrupted => f.write_str("interrupted"),
@@ -138,6 +217,17 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// A size in bytes as people read it: `16 MiB`, `1500 bytes`.
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {

@@ -237,7 +237,7 @@ impl Upload for PreparedImage {
         let changed = || {
             io::Error::other(format!(
                 "{} changed since it was prepared",
-                self.path.display()
+                crate::shown::shown(&self.path)
             ))
         };
         let mut file = File::open(&self.path)?;

@@ -2,7 +2,9 @@
 //! the official client follows: connection errors and timeouts are retried;
 //! 429 and 5xx after `Retry-After` seconds (or the JSON `backoff` in
 //! milliseconds, else 10 s); 412 with `debug_info.retriable` true at once;
-//! any other 4xx is final.
+//! any other 4xx is final. A request that got no answer is retried when
+//! the connection failed or a deadline passed, and not when it cannot work
+//! (see [`NoAnswer`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +26,31 @@ impl Answer {
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum NoAnswer {
+    /// The connection could not be made or broke: worth another attempt.
+    Network(String),
+    /// The server was reached but the answer did not come in time (what
+    /// passed, e.g. "no complete answer within 60 s"): worth another
+    /// attempt.
+    TimedOut(String),
+    /// Another attempt cannot help (a URL that cannot work, an answer over
+    /// the size limit): report it as it is.
+    Final(ApiError),
+}
+
+impl NoAnswer {
+    /// The same, with `secret` replaced wherever it appears.
+    pub fn redacted(self, secret: &crate::auth::Secret) -> NoAnswer {
+        match self {
+            NoAnswer::Network(r) => NoAnswer::Network(secret.redact(&r)),
+            NoAnswer::TimedOut(r) => NoAnswer::TimedOut(secret.redact(&r)),
+            f @ NoAnswer::Final(_) => f,
+        }
     }
 }
 
@@ -98,6 +125,16 @@ pub fn asks_for_less(body: &str) -> bool {
         .contains("reduce the amount of data")
 }
 
+/// A wait as messages show it: `2.5 s`, or `40 ms` when shorter than a
+/// second.
+pub fn wait_text(wait: Duration) -> String {
+    if wait < Duration::from_secs(1) {
+        format!("{} ms", wait.as_millis())
+    } else {
+        format!("{:.1} s", wait.as_secs_f64())
+    }
+}
+
 /// Sleeps for `wait`, waking early (with `Err`) if `stop` becomes true.
 pub fn pause(wait: Duration, stop: Option<&AtomicBool>) -> Result<(), ApiError> {
     let until = Instant::now() + wait;
@@ -115,18 +152,20 @@ pub fn pause(wait: Duration, stop: Option<&AtomicBool>) -> Result<(), ApiError> 
 
 /// Sends a request with `send` until it gives an answer to accept or the
 /// attempts run out. `notify` hears about each retry (one line, no
-/// secrets). Network errors are retried with a doubling wait.
+/// secrets). Network errors and passed deadlines are retried with a
+/// doubling wait; a [`NoAnswer::Final`] is returned at once.
 pub fn with_retries(
     policy: &RetryPolicy,
     server: &str,
     stop: Option<&AtomicBool>,
     notify: &dyn Fn(&str),
-    mut send: impl FnMut() -> Result<Answer, String>,
+    mut send: impl FnMut() -> Result<Answer, NoAnswer>,
 ) -> Result<Answer, ApiError> {
     let mut network_wait = policy.network_backoff;
     for attempt in 1..=policy.max_attempts.max(1) {
         let last = attempt == policy.max_attempts.max(1);
         match send() {
+            Err(NoAnswer::Final(e)) => return Err(e),
             Ok(answer) => match verdict(&answer, policy) {
                 Verdict::Accept => return Ok(answer),
                 Verdict::RetryAfter(_) if last => {
@@ -138,24 +177,31 @@ pub fn with_retries(
                 }
                 Verdict::RetryAfter(wait) => {
                     notify(&format!(
-                        "{server} answered HTTP {} ({}); retrying in {:.1} s",
+                        "{server} answered HTTP {} ({}); retrying in {}",
                         answer.status,
                         error_message(&answer.body),
-                        wait.as_secs_f64()
+                        wait_text(wait)
                     ));
                     pause(wait, stop)?;
                 }
             },
-            Err(reason) if last => {
+            Err(NoAnswer::TimedOut(what)) if last => {
+                return Err(ApiError::TimedOut {
+                    server: server.to_string(),
+                    what,
+                    attempts: attempt,
+                });
+            }
+            Err(NoAnswer::Network(reason)) if last => {
                 return Err(ApiError::Unreachable {
                     server: server.to_string(),
                     reason,
                 });
             }
-            Err(reason) => {
+            Err(NoAnswer::Network(reason) | NoAnswer::TimedOut(reason)) => {
                 notify(&format!(
-                    "{server}: {reason}; retrying in {:.1} s",
-                    network_wait.as_secs_f64()
+                    "{server}: {reason}; retrying in {}",
+                    wait_text(network_wait)
                 ));
                 pause(network_wait, stop)?;
                 network_wait = (network_wait * 2).min(policy.max_wait);
@@ -233,7 +279,7 @@ mod tests {
         let got = with_retries(&p, "srv", None, &notify, || {
             calls += 1;
             match calls {
-                1 => Err("connection refused".to_string()),
+                1 => Err(NoAnswer::Network("connection refused".to_string())),
                 2 => Ok(answer(503, Some(0), r#"{"error":{"message":"busy"}}"#)),
                 _ => Ok(answer(200, None, "ok")),
             }
@@ -248,11 +294,38 @@ mod tests {
             matches!(err, ApiError::ServerFailing { attempts: 3, .. }),
             "{err}"
         );
-        let err =
-            with_retries(&p, "srv", None, &notify, || Err("refused".to_string())).unwrap_err();
+        let err = with_retries(&p, "srv", None, &notify, || {
+            Err(NoAnswer::Network("refused".to_string()))
+        })
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot reach srv (refused); check the network connection, or MAPILLARY_GRAPH_API_ENDPOINT / MAPILLARY_UPLOAD_ENDPOINT"
+        );
+        let err = with_retries(&p, "srv", None, &notify, || {
+            Err(NoAnswer::TimedOut(
+                "no complete answer within 5 s".to_string(),
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "srv is too slow: no complete answer within 5 s, 3 times; try again later"
+        );
+        // What cannot work is not tried again.
+        let mut calls = 0;
+        let err = with_retries(&p, "srv", None, &notify, || {
+            calls += 1;
+            Err(NoAnswer::Final(ApiError::BodyTooLarge {
+                server: "srv".to_string(),
+                limit: 16 << 20,
+            }))
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert_eq!(
+            err.to_string(),
+            "the answer from srv is larger than the 16 MiB accepted"
         );
     }
 

@@ -1,21 +1,28 @@
 //! Rewriting a photo's EXIF on disk without ever leaving a half-written
 //! photo.
 //!
-//! The new file is built beside the original under a temporary name, read
-//! back and checked, and only then renamed over the original. A rename
-//! within one folder is atomic: at every moment the photo is either the old
-//! file or the complete new one. A run that is killed leaves at most a
-//! temporary file, which a later run recognises by its name and removes.
+//! The photo is opened, locked and replaced through
+//! [`crate::files::replace`], the one file-replacement mechanism of the
+//! tools (docs/files.md): the new file is built beside the original under a
+//! temporary name with the original's owner, permissions and extended
+//! attributes, read back and checked, and renamed over the original only if
+//! the original is still the file that was read. A rename within one folder
+//! is atomic: at every moment the photo is either the old file or the
+//! complete new one. A run that is killed leaves at most a temporary file,
+//! which a later run recognises by its name and removes.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::jpeg::{self, JpegError, ReadHeadError};
+use super::jpeg::{self, EOI, JpegError, ReadHeadError};
 use super::read::{PhotoExif, exif_block, photo_exif};
 use super::tiff::Tiff;
 use super::write::{ExifEdits, WriteError, ensure_exif_version, rewrite_head, verify_tiff};
+use crate::files::replace::{ModifiedTime, Original, ReplaceError, ReplaceOptions};
+
+pub use crate::files::replace::remove_stale_temporaries;
 
 /// How a rewrite is carried out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +32,11 @@ pub struct RewriteOptions {
     /// Flush the new file to the disk before it replaces the original, so
     /// that a power cut cannot leave an empty photo behind.
     pub sync: bool,
+    /// Rewrite photos the caller may not write in place (read-only ones;
+    /// another user's, where their owner can be kept).
+    pub force: bool,
+    /// What the rewritten photo's modification time is.
+    pub modified: ModifiedTime,
 }
 
 impl Default for RewriteOptions {
@@ -32,6 +44,18 @@ impl Default for RewriteOptions {
         RewriteOptions {
             dry_run: false,
             sync: std::env::var_os("MLY_NOSYNC").is_none(),
+            force: false,
+            modified: ModifiedTime::Now,
+        }
+    }
+}
+
+impl RewriteOptions {
+    fn replace(&self) -> ReplaceOptions {
+        ReplaceOptions {
+            sync: self.sync,
+            force: self.force,
+            modified: self.modified,
         }
     }
 }
@@ -59,19 +83,15 @@ pub enum Updated {
 /// Why a photo was not rewritten. The photo is unchanged.
 #[derive(Debug)]
 pub enum RewriteError {
-    /// A file operation failed.
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The error.
-        error: io::Error,
-    },
+    /// A file operation failed, or the file may not be replaced.
+    File(ReplaceError),
     /// The file is not a well-formed JPEG.
     Jpeg(JpegError),
+    /// The image data does not end (no EOI marker after it): the file is
+    /// truncated, or still being written.
+    Incomplete,
     /// The EXIF cannot be rewritten safely.
     Write(WriteError),
-    /// Another program changed the photo while it was being rewritten.
-    ChangedMeanwhile,
     /// The file written did not read back as built.
     ReadBack(String),
 }
@@ -79,17 +99,12 @@ pub enum RewriteError {
 impl fmt::Display for RewriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RewriteError::Io { action, error } => {
-                write!(f, "{action}: {}", crate::io_reason(error))
-            }
+            RewriteError::File(e) => write!(f, "{e}"),
             RewriteError::Jpeg(e) => write!(f, "{e}"),
+            RewriteError::Incomplete => f.write_str(
+                "the JPEG looks incomplete (its image data does not end with an EOI marker) \u{2014} still being copied? not changed",
+            ),
             RewriteError::Write(e) => write!(f, "{e}"),
-            RewriteError::ChangedMeanwhile => {
-                write!(
-                    f,
-                    "the file changed while it was being rewritten; left as the other program wrote it"
-                )
-            }
             RewriteError::ReadBack(what) => write!(
                 f,
                 "the new file did not read back correctly ({what}); original kept"
@@ -106,93 +121,20 @@ impl From<WriteError> for RewriteError {
     }
 }
 
+impl From<ReplaceError> for RewriteError {
+    fn from(e: ReplaceError) -> Self {
+        RewriteError::File(e)
+    }
+}
+
 fn io_err(action: &'static str) -> impl FnOnce(io::Error) -> RewriteError {
-    move |error| RewriteError::Io { action, error }
+    move |error| RewriteError::File(ReplaceError::Io { action, error })
 }
 
 fn head_err(e: ReadHeadError) -> RewriteError {
     match e {
-        ReadHeadError::Io(error) => RewriteError::Io {
-            action: "reading",
-            error,
-        },
+        ReadHeadError::Io(error) => io_err("reading")(error),
         ReadHeadError::Jpeg(e) => RewriteError::Jpeg(e),
-    }
-}
-
-/// The part of a temporary file's name that marks it as ours.
-const TEMP_MARK: &str = ".mapillary-tmp.";
-
-/// The temporary file for `target`: hidden, in the same folder (so the
-/// rename is atomic), named after the photo and this process.
-fn temp_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy());
-    let temp_name = format!(".{name}{TEMP_MARK}{}", std::process::id());
-    target.with_file_name(temp_name)
-}
-
-/// The process id in one of our temporary file names, if it is one.
-fn temp_owner(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?;
-    let at = rest.rfind(TEMP_MARK)?;
-    if at == 0 {
-        return None;
-    }
-    rest[at + TEMP_MARK.len()..].parse().ok()
-}
-
-fn process_is_running(pid: u32) -> Option<bool> {
-    let proc_root = Path::new("/proc");
-    proc_root
-        .join("self")
-        .exists()
-        .then(|| proc_root.join(pid.to_string()).exists())
-}
-
-/// Removes the temporary files that interrupted runs of these tools left in
-/// `dir`: only files named like ours, only when the process that made them
-/// is gone (or, where that cannot be known, when they are over an hour
-/// old). Returns what was removed.
-pub fn remove_stale_temporaries(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(temp_owner) else {
-            continue;
-        };
-        if pid == std::process::id() || !entry.file_type()?.is_file() {
-            continue;
-        }
-        let stale = match process_is_running(pid) {
-            Some(running) => !running,
-            None => entry
-                .metadata()?
-                .modified()?
-                .elapsed()
-                .is_ok_and(|age| age.as_secs() > 3600),
-        };
-        if stale {
-            fs::remove_file(entry.path())?;
-            removed.push(entry.path());
-        }
-    }
-    Ok(removed)
-}
-
-/// Removes the temporary file unless it has been renamed into place.
-struct TempFile {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
     }
 }
 
@@ -208,6 +150,32 @@ fn absolute_offset_trailer(file: &mut File, len: u64) -> io::Result<Option<&'sta
     Ok(matches!(&tail[..4], b"AXS!" | b"AXS*").then_some("AFCP"))
 }
 
+/// Whether the image data (from `image_start` to `len`) holds an EOI
+/// marker. Inside entropy-coded data a 0xFF byte is always followed by 0x00
+/// or a restart marker, so FF D9 there is the end of the image; a file cut
+/// short (a truncated copy, or one still being written) has none. Searches
+/// from the end, where a whole photo has it (possibly followed by a
+/// trailer), so a whole photo costs one small read.
+fn has_end_of_image(file: &mut File, image_start: u64, len: u64) -> io::Result<bool> {
+    const CHUNK: u64 = 64 * 1024;
+    let mut end = len;
+    let mut buf = vec![0u8; CHUNK as usize + 1];
+    while end > image_start {
+        let start = end.saturating_sub(CHUNK).max(image_start);
+        // One byte of overlap with the chunk after, so that a marker
+        // across the boundary is seen.
+        let n = usize::try_from((end - start).min(CHUNK)).map_err(io::Error::other)?
+            + usize::from(end < len);
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..n])?;
+        if buf[..n].windows(2).any(|w| w == [0xFF, EOI]) {
+            return Ok(true);
+        }
+        end = start;
+    }
+    Ok(false)
+}
+
 /// Reads a photo once, lets `decide` choose the edits from its EXIF, and
 /// writes them safely. The photo is changed only if everything succeeds.
 pub fn update_file(
@@ -215,21 +183,10 @@ pub fn update_file(
     options: RewriteOptions,
     decide: impl FnOnce(&PhotoExif) -> Decision,
 ) -> Result<Updated, RewriteError> {
-    // Rewrite the file a symlink points to, not the link.
-    let target = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        fs::canonicalize(path).map_err(io_err("reading"))?
-    } else {
-        path.to_path_buf()
-    };
-    let mut original = File::open(&target).map_err(io_err("reading"))?;
-    let before = original.metadata().map_err(io_err("reading"))?;
-    if !before.is_file() {
-        return Err(RewriteError::Io {
-            action: "reading",
-            error: io::Error::other("not a regular file"),
-        });
-    }
-    let (bytes, head) = jpeg::read_head(&mut original).map_err(head_err)?;
+    let replace = options.replace();
+    let mut original = Original::open(path, &replace)?;
+    let len = original.metadata().len();
+    let (bytes, head) = jpeg::read_head(original.file()).map_err(head_err)?;
     let block = exif_block(&bytes, &head);
     let tiff = block
         .map(Tiff::parse)
@@ -240,11 +197,17 @@ pub fn update_file(
         Decision::Skip(reason) => return Ok(Updated::Skipped(reason)),
         Decision::Write(edits) => edits,
     };
+    let image_start = u64::try_from(head.sos_offset)
+        .map_err(io::Error::other)
+        .map_err(io_err("reading"))?;
+    if !has_end_of_image(original.file(), image_start, len).map_err(io_err("reading"))? {
+        return Err(RewriteError::Incomplete);
+    }
     ensure_exif_version(tiff.as_ref(), &mut edits);
     let new_head = rewrite_head(&bytes, &head, &edits)?;
     if new_head.len() != head.sos_offset
         && let Some(kind) =
-            absolute_offset_trailer(&mut original, before.len()).map_err(io_err("reading"))?
+            absolute_offset_trailer(original.file(), len).map_err(io_err("reading"))?
     {
         return Err(WriteError::AbsoluteOffsetTrailer(kind).into());
     }
@@ -252,72 +215,30 @@ pub fn update_file(
         return Ok(Updated::WouldWrite);
     }
 
-    let mut temp = TempFile {
-        path: temp_path(&target),
-        armed: false,
-    };
-    let mut out = OpenOptions::new()
-        .write(true)
-        .read(true)
-        .create_new(true)
-        .open(&temp.path)
-        .map_err(io_err("creating the temporary file"))?;
-    temp.armed = true;
-    fs::set_permissions(&temp.path, before.permissions())
-        .map_err(io_err("setting the temporary file's permissions"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        // Keep the owner when running as another user may change it; a
-        // refusal (not root) is fine: the file is then the caller's.
-        let _ = std::os::unix::fs::fchown(&out, Some(before.uid()), Some(before.gid()));
-    }
+    let mut new = original.new_version()?;
+    let out = new.file();
     out.write_all(&new_head)
         .map_err(io_err("writing the temporary file"))?;
-    let image_start = u64::try_from(head.sos_offset).map_err(|_| RewriteError::ChangedMeanwhile)?;
-    original
+    let source = original.file();
+    source
         .seek(SeekFrom::Start(image_start))
         .map_err(io_err("reading"))?;
     // On Linux this copy stays in the kernel (copy_file_range).
-    let copied = io::copy(&mut original, &mut out).map_err(io_err("writing the temporary file"))?;
-    if options.sync {
-        out.sync_all()
-            .map_err(io_err("flushing the temporary file"))?;
-    }
+    let copied = io::copy(source, out).map_err(io_err("writing the temporary file"))?;
     verify_written(
-        &mut out,
+        out,
         &new_head,
         &bytes[head.sos_offset..],
         tiff.as_ref(),
         &edits,
     )?;
-    let expected_len = before.len() - image_start;
+    let expected_len = len - image_start;
     if copied != expected_len {
         return Err(RewriteError::ReadBack(format!(
             "copied {copied} bytes of image data, expected {expected_len}"
         )));
     }
-    drop(out);
-
-    let now = fs::metadata(&target).map_err(io_err("reading"))?;
-    if now.len() != before.len() || now.modified().ok() != before.modified().ok() {
-        return Err(RewriteError::ChangedMeanwhile);
-    }
-    fs::rename(&temp.path, &target).map_err(io_err("replacing the original"))?;
-    temp.armed = false;
-    if options.sync {
-        // Make the rename itself durable.
-        if let Some(dir) = target.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-    }
+    original.replace(new, &replace)?;
     Ok(Updated::Written)
 }
 
@@ -360,33 +281,42 @@ pub fn rewrite_file(
 mod tests {
     use super::*;
 
-    #[test]
-    fn temp_names_are_recognised() {
-        let p = temp_path(Path::new("/photos/IMG_1.JPG"));
-        let name = p.file_name().unwrap().to_str().unwrap();
-        assert_eq!(temp_owner(name), Some(std::process::id()));
-        assert_eq!(p.parent(), Some(Path::new("/photos")));
-        assert_eq!(temp_owner("IMG_1.JPG"), None);
-        assert_eq!(temp_owner(".IMG_1.JPG.mapillary-tmp.x"), None);
-        assert_eq!(temp_owner(".mapillary-tmp.12"), None);
-        assert_eq!(temp_owner("a.mapillary-tmp.12"), None);
-        assert_eq!(temp_owner(".a.mapillary-tmp.12"), Some(12));
+    fn image_data(bytes: &[u8]) -> (File, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        std::fs::write(&p, bytes).unwrap();
+        (File::open(&p).unwrap(), dir)
     }
 
     #[test]
-    fn stale_temporaries_of_dead_processes_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        // pid 0 and u32::MAX cannot be running.
-        let stale = dir.path().join(".a.jpg.mapillary-tmp.4294967295");
-        let ours = dir
-            .path()
-            .join(format!(".b.jpg.mapillary-tmp.{}", std::process::id()));
-        let user_file = dir.path().join("c.jpg.mapillary-tmp.1");
-        for p in [&stale, &ours, &user_file] {
-            fs::write(p, b"x").unwrap();
+    fn the_end_of_the_image_is_found_wherever_it_is() {
+        let mut data = vec![0x11u8; 300_000];
+        for (eoi_at, expect) in [
+            (Some(299_998), true),
+            // A trailer after the EOI.
+            (Some(150_000), true),
+            // Across a 64 KiB chunk boundary, counted from the end.
+            (Some(300_000 - 65_537), true),
+            (Some(300_000 - 65_536), true),
+            (None, false),
+        ] {
+            data.fill(0x11);
+            if let Some(at) = eoi_at {
+                data[at] = 0xFF;
+                data[at + 1] = EOI;
+            }
+            let (mut f, _dir) = image_data(&data);
+            assert_eq!(
+                has_end_of_image(&mut f, 1000, data.len() as u64).unwrap(),
+                expect,
+                "{eoi_at:?}"
+            );
         }
-        let removed = remove_stale_temporaries(dir.path()).unwrap();
-        assert_eq!(removed, vec![stale.clone()]);
-        assert!(!stale.exists() && ours.exists() && user_file.exists());
+        // An EOI before the image data (in the thumbnail) does not count.
+        data.fill(0x11);
+        data[10] = 0xFF;
+        data[11] = EOI;
+        let (mut f, _dir) = image_data(&data);
+        assert!(!has_end_of_image(&mut f, 1000, data.len() as u64).unwrap());
     }
 }

@@ -68,6 +68,15 @@ tags! {
     SUB_SEC_TIME_ORIGINAL = Exif, 0x9291, "SubSecTimeOriginal";
     /// Fraction of a second of DateTimeDigitized, as decimal digits.
     SUB_SEC_TIME_DIGITIZED = Exif, 0x9292, "SubSecTimeDigitized";
+    /// The camera body's serial number, ASCII (EXIF 2.3; exiftool calls it
+    /// SerialNumber). Some writers put it in IFD0 instead.
+    BODY_SERIAL_NUMBER = Exif, 0xA431, "BodySerialNumber";
+    /// The lens's serial number, ASCII (EXIF 2.3). Some writers put it in
+    /// IFD0 instead.
+    LENS_SERIAL_NUMBER = Exif, 0xA435, "LensSerialNumber";
+    /// Adobe's private serial number tag (0xFDE9), which some raw
+    /// converters write into the EXIF IFD.
+    ADOBE_SERIAL_NUMBER = Exif, 0xFDE9, "SerialNumber";
     /// GPS tag version, BYTE[4].
     GPS_VERSION_ID = Gps, 0x0000, "GPSVersionID";
     /// `N` or `S`.
@@ -84,6 +93,10 @@ tags! {
     GPS_ALTITUDE = Gps, 0x0006, "GPSAltitude";
     /// UTC time of day, hours/minutes/seconds as RATIONAL[3].
     GPS_TIME_STAMP = Gps, 0x0007, "GPSTimeStamp";
+    /// `T` (true north) or `M` (magnetic north), for GPSTrack.
+    GPS_TRACK_REF = Gps, 0x000E, "GPSTrackRef";
+    /// Direction of movement, degrees, RATIONAL.
+    GPS_TRACK = Gps, 0x000F, "GPSTrack";
     /// `T` (true north) or `M` (magnetic north).
     GPS_IMG_DIRECTION_REF = Gps, 0x0010, "GPSImgDirectionRef";
     /// Degrees, RATIONAL.

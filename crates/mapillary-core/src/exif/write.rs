@@ -170,6 +170,16 @@ pub enum WriteError {
     /// The file ends with an AFCP trailer, whose offsets are absolute file
     /// positions that would no longer be right.
     AbsoluteOffsetTrailer(&'static str),
+    /// A value the new block would keep by reference lies (partly) outside
+    /// the EXIF block, or over its header: the bytes it points at would
+    /// become the new IFDs (Pillow, for one, writes a value that goes on
+    /// into a second APP1 segment).
+    ValueOutsideBlock {
+        /// The IFD of the entry.
+        ifd: &'static str,
+        /// The entry's tag.
+        tag: u16,
+    },
     /// The new block did not read back as intended (a bug; nothing was
     /// written).
     Verify(String),
@@ -190,6 +200,10 @@ impl fmt::Display for WriteError {
             WriteError::AbsoluteOffsetTrailer(kind) => write!(
                 f,
                 "the file ends with an {kind} trailer whose offsets are absolute; rewriting would break it"
+            ),
+            WriteError::ValueOutsideBlock { ifd, tag } => write!(
+                f,
+                "corrupt EXIF: the value of tag 0x{tag:04x} in {ifd} lies outside the EXIF block; refusing to rewrite it"
             ),
             WriteError::Verify(what) => write!(f, "the rewritten EXIF did not verify: {what}"),
         }
@@ -432,10 +446,71 @@ fn kept_length(t: &Tiff<'_>, edits: &ExifEdits) -> usize {
     }
 }
 
+/// Checks that every value the new block keeps by reference (its offset
+/// copied as it was) lies inside the original block and clear of its
+/// header; the new IFDs are written behind the block and the header is
+/// rewritten, so a value reaching there would silently change. The IFDs
+/// that the edit drops whole (an old GPS IFD that is replaced) and those
+/// that cannot be parsed (which the reader does not use either) are not
+/// checked; nor can the inside of maker notes be.
+fn check_kept_values(t: &Tiff<'_>, edits: &ExifEdits) -> Result<(), WriteError> {
+    let mut ifds: Vec<(&'static str, Ifd)> = vec![("IFD0", t.ifd0.clone())];
+    if let Ok(Some(exif)) = t.exif_ifd() {
+        if let Ok(Some(interop)) = t.sub_ifd(&exif, pointer::INTEROP_IFD, "interoperability IFD") {
+            ifds.push(("the interoperability IFD", interop));
+        }
+        ifds.push(("the EXIF IFD", exif));
+    }
+    if !edits.replace_gps
+        && let Ok(Some(gps)) = t.gps_ifd()
+    {
+        ifds.push(("the GPS IFD", gps));
+    }
+    let mut next = t.ifd0.next;
+    for _ in 0..4 {
+        if next == 0 {
+            break;
+        }
+        let Ok(ifd) = super::tiff::parse_ifd(t.data, t.order, next, "IFD1") else {
+            break;
+        };
+        next = ifd.next;
+        ifds.push(("IFD1", ifd));
+    }
+    let inside = |(start, end): Span| start >= 8 && end <= t.data.len();
+    for (name, ifd) in &ifds {
+        for e in &ifd.entries {
+            if let Some(span) = value_span(e, t.order)
+                && !inside(span)
+            {
+                return Err(WriteError::ValueOutsideBlock {
+                    ifd: name,
+                    tag: e.tag,
+                });
+            }
+        }
+        // The thumbnail is referenced by an offset and a length.
+        if let (Some(at), Some(len)) = (ifd.get(0x0201), ifd.get(0x0202)) {
+            let at = t.order.u32(&at.field, 0).unwrap_or(0) as usize;
+            let len = t.order.u32(&len.field, 0).unwrap_or(0) as usize;
+            if len > 0 && !inside((at, at.saturating_add(len))) {
+                return Err(WriteError::ValueOutsideBlock {
+                    ifd: name,
+                    tag: 0x0201,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Builds the new TIFF block for `original` (or a fresh one when the file
 /// has no EXIF) with `edits` applied.
 pub fn build_tiff(original: Option<&Tiff<'_>>, edits: &ExifEdits) -> Result<Vec<u8>, WriteError> {
     let order = original.map_or(ByteOrder::Intel, |t| t.order);
+    if let Some(t) = original {
+        check_kept_values(t, edits)?;
+    }
     let mut out = match original {
         Some(t) => t.data[..kept_length(t, edits)].to_vec(),
         None => {

@@ -3,13 +3,13 @@
 //! interrupted sequence resumes without sending its images again).
 //!
 //! One small JSON file in the user's data folder, per service and user,
-//! written atomically (temporary file, then rename), and merged with what
-//! another run may have written meanwhile.
+//! written through [`crate::files::replace`] (locked, merged with what
+//! another run may have written meanwhile, replaced atomically).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Environment;
+use crate::files::replace::{self, Permissions, ReplaceError, ReplaceOptions, UpdateError};
 
 /// A sequence that was finished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +72,8 @@ pub enum HistoryError {
     Io(PathBuf, io::Error),
     /// The file is not an upload history.
     Corrupt(PathBuf, String),
+    /// The file could not be written.
+    Write(PathBuf, ReplaceError),
 }
 
 impl fmt::Display for HistoryError {
@@ -79,6 +82,7 @@ impl fmt::Display for HistoryError {
             HistoryError::Io(p, e) => {
                 write!(f, "upload history {}: {}", p.display(), crate::io_reason(e))
             }
+            HistoryError::Write(p, e) => write!(f, "upload history {}: {e}", p.display()),
             HistoryError::Corrupt(p, why) => write!(
                 f,
                 "upload history {} is damaged ({why}); move it away to start a new one (sequences it recorded may then be uploaded again)",
@@ -226,22 +230,41 @@ impl History {
         self.save()
     }
 
-    /// Writes what is new, merged with what another run may have written.
+    /// Writes what is new, merged with what another run may have written
+    /// (the file is locked while it is read, merged and replaced, so two
+    /// runs saving at once both keep what the other recorded).
     pub fn save(&self) -> Result<(), HistoryError> {
         self.with(|s| {
             if !s.dirty {
                 return Ok(());
             }
-            let on_disk = read(&self.path)?;
-            s.data.merge(on_disk);
-            for (account, key) in std::mem::take(&mut s.forgotten) {
-                if let Some(a) = s.data.accounts.get_mut(&account) {
-                    a.handles.remove(&key);
+            let options = ReplaceOptions::default();
+            let result = replace::update(
+                &self.path,
+                Permissions::Keep { new: 0o600 },
+                &options,
+                |old| {
+                    if let Some(bytes) = old {
+                        s.data.merge(parse(&self.path, bytes)?);
+                    }
+                    for (account, key) in &s.forgotten {
+                        if let Some(a) = s.data.accounts.get_mut(account) {
+                            a.handles.remove(key);
+                        }
+                    }
+                    s.data.version = 1;
+                    serde_json::to_vec_pretty(&s.data)
+                        .map_err(|e| HistoryError::Corrupt(self.path.clone(), e.to_string()))
+                },
+            );
+            match result {
+                Ok(()) => {}
+                Err(UpdateError::Change(e)) => return Err(e),
+                Err(UpdateError::Write(e)) => {
+                    return Err(HistoryError::Write(self.path.clone(), e));
                 }
             }
-            s.data.version = 1;
-            write_atomically(&self.path, &s.data)
-                .map_err(|e| HistoryError::Io(self.path.clone(), e))?;
+            s.forgotten.clear();
             s.dirty = false;
             s.saved_at = Instant::now();
             Ok(())
@@ -257,33 +280,15 @@ impl Drop for History {
 
 fn read(path: &Path) -> Result<Data, HistoryError> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| HistoryError::Corrupt(path.to_path_buf(), e.to_string())),
+        Ok(bytes) => parse(path, &bytes),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Data::default()),
         Err(e) => Err(HistoryError::Io(path.to_path_buf(), e)),
     }
 }
 
-fn write_atomically(path: &Path, data: &Data) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy());
-    let temp = dir.join(format!(".{name}.mapillary-tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::File::create(&temp)?;
-        f.write_all(&serde_json::to_vec_pretty(data).map_err(io::Error::other)?)?;
-        f.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+fn parse(path: &Path, bytes: &[u8]) -> Result<Data, HistoryError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| HistoryError::Corrupt(path.to_path_buf(), e.to_string()))
 }
 
 #[cfg(test)]

@@ -362,6 +362,9 @@ pub struct UploadOptions<'a> {
     pub credentials: &'a Credentials,
     /// Uploads at a time.
     pub jobs: usize,
+    /// Attempts per photo (`MAPILLARY_TOOLS_MAX_UPLOAD_RETRIES`, see
+    /// `crate::api::upload::max_retries`).
+    pub max_retries: u32,
     /// Prepare everything, send nothing.
     pub dry_run: bool,
     /// The sequence rules every sequence is checked against again.
@@ -447,7 +450,9 @@ pub fn run(
     let history = History::open(&history_path).map_err(RunError::History)?;
     observer.history(&history_path);
     let endpoints = options.graph.endpoints();
-    let service = UploadService::new(&endpoints.upload, token.clone()).with_stop(options.stop);
+    let service = UploadService::new(&endpoints.upload, token.clone())
+        .with_max_retries(options.max_retries)
+        .with_stop(options.stop);
     let engine = Engine {
         graph: options.graph,
         service: &service,
@@ -703,7 +708,9 @@ impl Engine<'_> {
         std::thread::scope(|scope| {
             if total > 0 {
                 self.observer.progress_start(total, Progress::Bytes);
-                scope.spawn(|| {
+                // Where no thread can be started the progress is not told;
+                // the upload goes on.
+                let _ = std::thread::Builder::new().spawn_scoped(scope, || {
                     while !done.load(Ordering::SeqCst) {
                         self.observer.progress(
                             self.sent.load(Ordering::Relaxed) + self.cached.load(Ordering::Relaxed),
