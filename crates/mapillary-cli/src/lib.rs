@@ -11,6 +11,7 @@ pub mod network;
 pub mod photos;
 pub mod printer;
 pub mod report;
+pub mod sequences;
 pub mod spec;
 pub mod tool;
 pub mod uploading;

@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use mapillary_core::batch::for_each_in_order;
 use mapillary_core::capture_time::TimeWarning;
-use mapillary_core::exif::{PhotoExif, RewriteError, Updated, read_exif, remove_stale_temporaries};
+use mapillary_core::exif::{PhotoExif, RewriteError, Updated, remove_stale_temporaries};
 use mapillary_core::files::find_images;
+use mapillary_core::sequence::frame::{PhotoFacts, read_photo};
 
 use crate::report::{Reporter, Tally, Unit, plural, shown};
 use crate::{Failure, Status, interrupt_flag};
@@ -132,6 +133,21 @@ where
     T: Send,
     K: Fn(&Path, PhotoExif) -> Result<T, String> + Sync,
 {
+    read_photos_and_facts(reporter, files, jobs, |file, exif, _| keep(file, exif))
+}
+
+/// [`read_photos`], with each photo's file and image size read in the same
+/// pass (for the sequence rules).
+pub fn read_photos_and_facts<T, K>(
+    reporter: &Reporter,
+    files: &[PathBuf],
+    jobs: usize,
+    keep: K,
+) -> (Vec<T>, Tally, Status)
+where
+    T: Send,
+    K: Fn(&Path, PhotoExif, PhotoFacts) -> Result<T, String> + Sync,
+{
     let stop = interrupt_flag();
     let mut tally = Tally::default();
     let mut kept = Vec::with_capacity(files.len());
@@ -140,7 +156,7 @@ where
         files,
         jobs,
         stop,
-        |_, file| read_exif(file).map(|exif| keep(file, exif)),
+        |_, file| read_photo(file).map(|(exif, facts)| keep(file, exif, facts)),
         |_, file, result| {
             reporter.advance(1);
             match result {

@@ -195,7 +195,13 @@ impl Tool {
         }
         s.push_str("\nOptions:\n");
         for o in self.all_options() {
-            let _ = writeln!(s, "  {:<22}{}", option_label(o), o.doc);
+            let label = option_label(o);
+            // A label too long for the column gets a line of its own.
+            if label.len() >= 22 {
+                let _ = writeln!(s, "  {label}\n  {:<22}{}", "", o.doc);
+            } else {
+                let _ = writeln!(s, "  {label:<22}{}", o.doc);
+            }
         }
         for para in paragraphs(self.description) {
             s.push('\n');

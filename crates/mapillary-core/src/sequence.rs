@@ -1,5 +1,12 @@
 //! Ordering photos by capture time and cutting them into sequences where
-//! the photographer paused.
+//! the photographer paused: the legacy time_split rule here, the rules of
+//! the official client that every tool forming or uploading a sequence
+//! applies in [`rules`], what they read from a photo file in [`frame`], and
+//! the sequences of a tagging run in [`tagging`].
+
+pub mod frame;
+pub mod rules;
+pub mod tagging;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -7,6 +14,11 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::geo::{LatLon, bearing, distance, normalize_degrees};
+
+/// The MAPSequenceUUID a description is built with before the sequence
+/// rules have named its sequence (a valid id, replaced before anything is
+/// written or sent).
+pub const PLACEHOLDER_ID: &str = "unnamed";
 
 /// A new random sequence UUID (version 4), for one run or one folder.
 pub fn new_sequence_uuid() -> String {

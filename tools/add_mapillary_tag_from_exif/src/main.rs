@@ -5,15 +5,21 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{find_photos, report_time_warnings, rewrite_photos, summary_line};
+use mapillary_cli::photos::{
+    find_photos, read_photos_and_facts, report_time_warnings, rewrite_photos, summary_line,
+};
+use mapillary_cli::sequences::{
+    CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
+};
 use mapillary_cli::{
     Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
-    Tool, zone_rule,
+    Tally, Tool, plural, zone_rule,
 };
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
-use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
-use mapillary_core::sequence::{is_valid_sequence_id, new_sequence_uuid};
+use mapillary_core::exif::{Updated, update_file};
+use mapillary_core::sequence::{PLACEHOLDER_ID, is_valid_sequence_id, tagging};
+use mapillary_core::upload::PlannedImage;
 
 const TOOL: Tool = Tool {
     name: "add_mapillary_tag_from_exif",
@@ -28,14 +34,32 @@ const TOOL: Tool = Tool {
         Positional {
             name: "sequence_id",
             optional: true,
-            doc: "The sequence the photos join (letters, digits, _ and -); default: a new random UUID for this run.",
+            doc: "The sequence all the photos join (letters, digits, _ and -); default: the photos are cut into sequences, each with a new random UUID.",
         },
     ],
-    options: &[DRY_RUN, JOBS, TIMEZONE, SYNC, FORCE, KEEP_MTIME],
+    options: &[
+        DRY_RUN,
+        JOBS,
+        TIMEZONE,
+        SYNC,
+        FORCE,
+        KEEP_MTIME,
+        CUTOFF_TIME,
+        CUTOFF_DISTANCE,
+    ],
     description: "Reads each photo's GPS position, capture time, altitude, heading, orientation, make, model and \
         serial numbers from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) \
         into its EXIF ImageDescription, with the values the official client (mapillary_tools) derives from the \
-        same photo. All photos of one run share one sequence UUID.\n\n\
+        same photo.\n\n\
+        Sequences follow the official client's rules: photos are grouped by folder and camera, ordered by \
+        capture time, and a new sequence starts where two photos are more than 60 s or 100 m apart \
+        (--cutoff-time, --cutoff-distance) and where a sequence would exceed Mapillary's limits (1,000 \
+        photos, 110 GiB, 6 gigapixels); each sequence gets a new random UUID. With sequence_id, all photos \
+        are one sequence of that id, which upload sends in parts where it exceeds a limit. Either way, a \
+        photo within 0.1 m and 5\u{b0} of the photo kept before it (a duplicate), a photo at latitude 0, \
+        longitude 0, and the photos of a sequence faster than 400 km/h are left out: not tagged, each named \
+        in one message per reason (exit status 1). A photo left out that holds the MAPSequenceUUID of an \
+        earlier run loses that key, so that upload does not send it.\n\n\
         Required: GPSLatitude and GPSLongitude, and a capture time: GPSDateStamp with GPSTimeStamp (UTC) \
         unless the date is 1970-01-01, else DateTimeOriginal, else DateTimeDigitized, else DateTime (each with \
         its sub-seconds and offset; without an offset, in the computer's zone, or in --timezone). An offset \
@@ -51,6 +75,9 @@ const TOOL: Tool = Tool {
         other ImageDescription text is replaced. Only ImageDescription changes; every other tag and the \
         image bytes are kept, and each photo is replaced atomically. docs/description.md has the rules.",
     environment: &[
+        ENV_CUTOFFS,
+        ENV_LIMITS,
+        ENV_CHECKS,
         (
             "MAPILLARY_USERNAME",
             "The account the photos are prepared for, shown in the summary (also taken from the profiles file).",
@@ -63,7 +90,7 @@ const TOOL: Tool = Tool {
     examples: &[
         (
             "add_mapillary_tag_from_exif trip",
-            "Tag every photo under trip/ as one new sequence.",
+            "Tag every photo under trip/, cut into sequences where the photographer paused.",
         ),
         (
             "add_mapillary_tag_from_exif trip/day1 my-day-1 --timezone Europe/Berlin",
@@ -80,61 +107,125 @@ fn main() -> ExitCode {
 
 fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let sequence = match args.text(1, "sequence_id")? {
-        Some(id) if is_valid_sequence_id(&id) => id,
+    let chosen = match args.text(1, "sequence_id")? {
+        Some(id) if is_valid_sequence_id(&id) => Some(id),
         Some(id) => {
             return Err(Failure::Usage(format!(
                 "sequence_id '{id}' may hold only letters, digits, _ and -"
             )));
         }
-        None => new_sequence_uuid(),
+        None => None,
     };
     let rule = zone_rule(args)?;
+    let rules = mapillary_cli::sequences::rules(args)?;
     let dry_run = args.flag(DRY_RUN.long);
     let jobs = mapillary_cli::jobs(args)?;
     let options = mapillary_cli::rewrite_options(args);
 
+    // What the rules need of every photo (its head only), then the rules.
     let files = find_photos(&path, reporter)?;
-    let (tally, status) = rewrite_photos(
+    let (read, read_tally, status) =
+        read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
+            let built = Description::tag_photo(&exif, file, PLACEHOLDER_ID, &rule)
+                .map_err(|e| e.to_string())?;
+            report_time_warnings(reporter, file, &built.warnings);
+            if !built.moved.is_empty() {
+                reporter.explain(format_args!(
+                    "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
+                    mapillary_cli::shown(file),
+                    built.moved.join(", ")
+                ));
+            }
+            let image =
+                PlannedImage::new(file, built.description, facts).map_err(|e| e.to_string())?;
+            Ok((image, tagging::holds_sequence(&exif)))
+        });
+    if status == Status::Interrupted {
+        return Ok(status);
+    }
+    let plan = tagging::plan(read, &rules, chosen.as_deref());
+    let limit_cut = match &chosen {
+        Some(id) => format!("sequence {id} will be uploaded in parts; a part starts at"),
+        None => "new sequence from".to_string(),
+    };
+    let left_out = report_findings(reporter, &plan.findings, "not tagged", &limit_cut);
+    let to_tag: Vec<PathBuf> = files
+        .iter()
+        .filter(|f| plan.descriptions.contains_key(*f))
+        .cloned()
+        .collect();
+
+    // Each photo is read again as it is rewritten; one that changed since
+    // the rules saw it is left alone.
+    let (tagged, tag_status) = rewrite_photos(
         reporter,
-        &files,
+        &to_tag,
         jobs,
         |_, file| {
+            let Some(want) = plan.descriptions.get(file) else {
+                return Ok(Updated::Skipped(tagging::NotTagged::InNoSequence.into()));
+            };
+            let id = want.sequence_uuid().unwrap_or_default();
             update_file(file, options, |exif| {
-                match Description::tag_photo(exif, file, &sequence, &rule) {
-                    Ok(built) => {
-                        report_time_warnings(reporter, file, &built.warnings);
-                        if !built.moved.is_empty() {
-                            reporter.explain(format_args!(
-                                "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
-                                mapillary_cli::shown(file),
-                                built.moved.join(", ")
-                            ));
-                        }
-                        let mut edits = ExifEdits::new();
-                        edits.set_text(tags::IMAGE_DESCRIPTION, &built.description.to_json());
-                        Decision::Write(edits)
-                    }
-                    Err(e) => Decision::skip(e),
-                }
+                let now = Description::tag_photo(exif, file, id, &rule).map(|b| b.description);
+                tagging::write_if_unchanged(now, want)
             })
         },
         |_, file, dry| {
+            let id = plan
+                .descriptions
+                .get(file)
+                .and_then(|d| d.sequence_uuid())?;
             let verb = if dry { "would join" } else { "joined" };
             Some(format!(
-                "{}: {verb} sequence {sequence}",
+                "{}: {verb} sequence {id}",
                 mapillary_cli::shown(file)
             ))
         },
     );
+    // A photo left out keeps no sequence of an earlier run, so that upload
+    // does not send it.
+    let (untagged, untag_status) = if plan.untag.is_empty() {
+        (Tally::default(), Status::Done)
+    } else {
+        rewrite_photos(
+            reporter,
+            &plan.untag,
+            jobs,
+            |_, file| update_file(file, options, tagging::without_sequence),
+            |_, file, dry| {
+                let verb = if dry { "would lose" } else { "lost" };
+                Some(format!(
+                    "{}: left out; {verb} the MAPSequenceUUID of an earlier run",
+                    mapillary_cli::shown(file)
+                ))
+            },
+        )
+    };
+
+    let tally = Tally {
+        done: tagged.done,
+        skipped: read_tally.skipped + left_out + tagged.skipped + untagged.skipped,
+        failed: read_tally.failed + tagged.failed + untagged.failed,
+    };
+    let sequences = match &plan.sequences[..] {
+        [one] => format!("sequence {one}"),
+        many => plural(many.len(), "sequence", "sequences"),
+    };
     let user = Credentials::new(Environment::from_process()).username();
     let account = match user {
         Some(u) => format!(" for {u}"),
         None => String::new(),
     };
     reporter.summary(format_args!(
-        "{} (sequence {sequence}{account})",
+        "{} ({sequences}{account})",
         summary_line(&tally, "tagged", dry_run)
     ));
-    Ok(status)
+    Ok(
+        if [tag_status, untag_status].contains(&Status::Interrupted) {
+            Status::Interrupted
+        } else {
+            Status::from_tally(&tally)
+        },
+    )
 }

@@ -130,7 +130,9 @@ fn ours(photos: &[(String, PathBuf)], folder: &Path, tz: &str) -> BTreeMap<PathB
     let before: Vec<Vec<u8>> = photos.iter().map(|(_, p)| fs::read(p).unwrap()).collect();
     let out = Command::new(BIN)
         .arg(folder)
-        .arg("oracle-run")
+        // No sequence_id: each photo's folder is its own sequence, as the
+        // official client forms them (one sequence for all would make some
+        // corpus photos duplicates of one another).
         .env("TZ", tz)
         .env("HOME", "/nonexistent")
         .env_remove("MAPILLARY_USERNAME")

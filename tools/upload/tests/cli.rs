@@ -122,16 +122,13 @@ fn three_folders_arrive_once_in_order_and_move_to_success() {
     for files in folders.values() {
         for f in files {
             assert!(!f.exists(), "{} was not moved", f.display());
-            assert!(
-                work.path()
-                    .join("success")
-                    .join(f.file_name().unwrap())
-                    .is_file()
-            );
+            // Under its folder relative to the path given.
+            let relative = f.strip_prefix(&photos).unwrap();
+            assert!(work.path().join("success").join(relative).is_file());
         }
     }
     // The photos themselves were not changed by the upload.
-    let moved = work.path().join("success/A_4.jpg");
+    let moved = work.path().join("success/folder_A/A_4.jpg");
     let d = mapillary_core::exif::read_exif(&moved)
         .unwrap()
         .image_description

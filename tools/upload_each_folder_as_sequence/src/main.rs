@@ -6,15 +6,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::network::{connect, sign_in};
-use mapillary_cli::photos::{find_photos, read_photos, report_time_warnings};
+use mapillary_cli::photos::{find_photos, read_photos_and_facts, report_time_warnings};
+use mapillary_cli::sequences::{
+    CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
+};
 use mapillary_cli::uploading::{UploadSettings, plan_sequences, upload_sequences};
 use mapillary_cli::{
     Args, DRY_RUN, Failure, Positional, Reporter, Status, TIMEZONE, Tool, UPLOAD_JOBS, zone_rule,
 };
 use mapillary_core::api::graph::resolve_organization;
 use mapillary_core::description::Description;
-use mapillary_core::sequence::new_sequence_uuid;
-use mapillary_core::upload::PlannedImage;
+use mapillary_core::sequence::rules::Forming;
+use mapillary_core::sequence::{PLACEHOLDER_ID, new_sequence_uuid};
+use mapillary_core::upload::{PlannedImage, form_sequences};
 
 const TOOL: Tool = Tool {
     name: "upload_each_folder_as_sequence",
@@ -32,9 +36,11 @@ const TOOL: Tool = Tool {
             doc: "An organization (2015: project) the sequences join: its ID, or the name or slug of one of yours.",
         },
     ],
-    options: &[DRY_RUN, UPLOAD_JOBS, TIMEZONE],
+    options: &[DRY_RUN, UPLOAD_JOBS, TIMEZONE, CUTOFF_TIME, CUTOFF_DISTANCE],
     description: "Every folder under path that holds photos becomes its own sequence, with a fresh sequence \
-        UUID per folder. Each photo's Mapillary description is built as add_mapillary_tag_from_exif does \
+        UUID; a folder is cut into several where the rules of add_mapillary_tag_from_exif say (a camera of its \
+        own, 60 s and 100 m gaps, Mapillary's limits; duplicates, photos at 0,0 and sequences faster than \
+        400 km/h are left out, each reason in one message). Each photo's Mapillary description is built as add_mapillary_tag_from_exif does \
         (keeping the keys of a Mapillary description it already holds), with the organization when \
         project_name is given (as add_project does; it is resolved before anything is uploaded), and the \
         sequences are uploaded resumably (see upload(1)). The photos are not changed and not moved.",
@@ -55,6 +61,9 @@ const TOOL: Tool = Tool {
             "MAPILLARY_GRAPH_API_ENDPOINT, MAPILLARY_UPLOAD_ENDPOINT",
             "Where the API is (e.g. the local server).",
         ),
+        ENV_CUTOFFS,
+        ENV_LIMITS,
+        ENV_CHECKS,
     ],
     examples: &[
         (
@@ -81,6 +90,8 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     let jobs = mapillary_cli::upload_jobs(args)?;
     let rule = zone_rule(args)?;
 
+    let rules = mapillary_cli::sequences::rules(args)?;
+
     let files = find_photos(&path, reporter)?;
     let connection = connect(reporter);
     let organization = match &project {
@@ -93,46 +104,55 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         }
         None => None,
     };
-    let mut folders: BTreeMap<PathBuf, String> = BTreeMap::new();
-    for f in &files {
-        let folder = f.parent().map(PathBuf::from).unwrap_or_default();
-        folders.entry(folder).or_insert_with(new_sequence_uuid);
-    }
-    let (images, tally, status) = read_photos(reporter, &files, jobs, |file, exif| {
-        let folder = file.parent().map(PathBuf::from).unwrap_or_default();
-        let sequence = folders.get(&folder).cloned().unwrap_or_default();
-        let built =
-            Description::tag_photo(&exif, file, &sequence, &rule).map_err(|e| e.to_string())?;
-        report_time_warnings(reporter, file, &built.warnings);
-        let mut description = built.description;
-        if let Some(org) = &organization {
-            description
-                .set_organization(&org.id)
+    let (images, tally, status) =
+        read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
+            let built = Description::tag_photo(&exif, file, PLACEHOLDER_ID, &rule)
                 .map_err(|e| e.to_string())?;
-        }
-        Ok(PlannedImage {
-            path: file.to_path_buf(),
-            description,
-        })
-    });
+            report_time_warnings(reporter, file, &built.warnings);
+            let mut description = built.description;
+            if let Some(org) = &organization {
+                description
+                    .set_organization(&org.id)
+                    .map_err(|e| e.to_string())?;
+            }
+            PlannedImage::new(file, description, facts).map_err(|e| e.to_string())
+        });
     if status == Status::Interrupted {
         return Ok(status);
     }
-    for (folder, sequence) in &folders {
-        reporter.explain(format_args!(
-            "{}: sequence {sequence}",
-            mapillary_cli::shown(folder)
-        ));
+    // Each folder (and camera) is cut into sequences where the rules say.
+    let formed = form_sequences(images, &rules, Forming::Cut);
+    let left_out = report_findings(
+        reporter,
+        &formed.findings,
+        "not uploaded",
+        "new sequence from",
+    );
+    let images = formed.named(|_| new_sequence_uuid());
+    if reporter.is_verbose() {
+        let mut folders: BTreeMap<(PathBuf, String), usize> = BTreeMap::new();
+        for image in &images {
+            let folder = image.path.parent().map(PathBuf::from).unwrap_or_default();
+            let sequence = image.description.sequence_uuid().unwrap_or_default();
+            *folders.entry((folder, sequence.to_string())).or_default() += 1;
+        }
+        for ((folder, sequence), n) in folders {
+            reporter.explain(format_args!(
+                "{}: sequence {sequence} ({n} photos)",
+                mapillary_cli::shown(&folder)
+            ));
+        }
     }
-    let (plans, left_out) = plan_sequences(reporter, images);
+    let (plans, unusable) = plan_sequences(reporter, images);
     let settings = UploadSettings {
         dry_run,
         jobs,
-        confirm: &|_| true,
+        confirm: &|_, _| true,
+        rules,
     };
     let (_, upload_status) = upload_sequences(reporter, &connection, plans, &settings)?;
     Ok(
-        if upload_status == Status::Done && (!tally.all_done() || left_out > 0) {
+        if upload_status == Status::Done && (!tally.all_done() || left_out + unusable > 0) {
             Status::Incomplete
         } else {
             upload_status

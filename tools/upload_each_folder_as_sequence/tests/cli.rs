@@ -147,3 +147,37 @@ fn man_page_is_current() {
         "docs/man/upload_each_folder_as_sequence.1 is out of date: run `make man`"
     );
 }
+
+#[test]
+fn a_folder_with_a_pause_becomes_two_sequences() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let trips = work.path().join("trips");
+    folders(&trips, &[3]);
+    // The same folder, an hour later.
+    for i in 0..2u32 {
+        write_photo(
+            &trips.join(format!("day0/LATE_{i}.jpg")),
+            40 + i,
+            &photo_edits(
+                &format!("2021:06:01 11:00:{:02}", i * 2),
+                Some("Z"),
+                Some((10.0, 0.01 + f64::from(i) * 1e-4)),
+            ),
+        );
+    }
+    let (code, stdout, stderr) = sandbox.run(BIN, args![&trips, "-v"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("LATE_0.jpg: taken 3596.0 s after the photo before it (more than 60 s)"),
+        "{stderr}"
+    );
+    let mut sizes: Vec<usize> = sandbox
+        .server
+        .sequences()
+        .iter()
+        .map(|s| s.images.len())
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [2, 3]);
+}

@@ -203,3 +203,42 @@ fn man_page_is_current() {
         "docs/man/upload_with_authentication.1 is out of date: run `make man`"
     );
 }
+
+#[test]
+fn a_pause_makes_a_new_sequence_and_a_duplicate_is_left_out() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("walk");
+    camera_photos(&dir, 3);
+    // Ten minutes later, further on; then a photo taken standing still.
+    for (name, time, north) in [
+        ("later0.jpg", "2021:06:01 12:10:00", 48.001),
+        ("later1.jpg", "2021:06:01 12:10:03", 48.0011),
+        ("still.jpg", "2021:06:01 12:10:04", 48.0011),
+    ] {
+        write_photo(
+            &dir.join(name),
+            7,
+            &photo_edits(time, Some("+02:00"), Some((north, 11.0))),
+        );
+    }
+    let (code, stdout, stderr) = sandbox.run(BIN, args![&dir, "--yes"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("1 photo left out (not uploaded): each a duplicate of the photo kept before it (within 0.1 m and 5°):")
+            && stderr.contains("still.jpg"),
+        "{stderr}"
+    );
+    let mut sizes: Vec<usize> = sandbox
+        .server
+        .sequences()
+        .iter()
+        .map(|s| s.images.len())
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, [2, 3]);
+    assert!(
+        stdout.contains("2 sequences uploaded, 0 skipped (already uploaded), 0 failed"),
+        "{stdout}"
+    );
+}

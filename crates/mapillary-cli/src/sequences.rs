@@ -1,0 +1,216 @@
+//! The sequence rules as the tools that form or upload sequences offer
+//! them: the options and variables that change them, and what they found,
+//! in words.
+
+use std::fmt::Write as _;
+
+use mapillary_core::auth::Environment;
+use mapillary_core::sequence::rules::{Cut, Finding, LeftOut, Rules};
+
+use crate::report::{Reporter, plural};
+use crate::{Args, Failure, Opt};
+
+/// `--cutoff-time SECONDS`.
+pub const CUTOFF_TIME: Opt = Opt {
+    long: "cutoff-time",
+    short: None,
+    value: Some("SECONDS"),
+    doc: "Start a new sequence where two photos are more than SECONDS apart (default 60, or MAPILLARY_TOOLS_CUTOFF_TIME; inf: never).",
+};
+
+/// `--cutoff-distance METRES`.
+pub const CUTOFF_DISTANCE: Opt = Opt {
+    long: "cutoff-distance",
+    short: None,
+    value: Some("METRES"),
+    doc: "Start a new sequence where two photos are more than METRES apart (default 100, or MAPILLARY_TOOLS_CUTOFF_DISTANCE; inf: never).",
+};
+
+/// The variables of the cuts, for a tool's environment section.
+pub const ENV_CUTOFFS: (&str, &str) = (
+    "MAPILLARY_TOOLS_CUTOFF_TIME, MAPILLARY_TOOLS_CUTOFF_DISTANCE",
+    "Seconds and metres between two photos that start a new sequence (60, 100), as the official client; the options win.",
+);
+
+/// The variables of the limits.
+pub const ENV_LIMITS: (&str, &str) = (
+    "MAPILLARY_TOOLS_MAX_SEQUENCE_LENGTH, MAPILLARY_TOOLS_MAX_SEQUENCE_FILESIZE, MAPILLARY_TOOLS_MAX_SEQUENCE_PIXELS",
+    "Mapillary's limits per sequence (1000 photos, 110G bytes, 6G pixels); larger sequences may be refused.",
+);
+
+/// The variables of the checks.
+pub const ENV_CHECKS: (&str, &str) = (
+    "MAPILLARY_TOOLS_DUPLICATE_DISTANCE, MAPILLARY_TOOLS_DUPLICATE_ANGLE, MAPILLARY_TOOLS_MAX_CAPTURE_SPEED_KMH",
+    "A photo within this many metres and degrees of the one kept before it is a duplicate (0.1, 5); a sequence faster than this many km/h is left out (400).",
+);
+
+/// The rules: the official client's defaults, its variables, then the
+/// tool's options (when it has them).
+pub fn rules(args: &Args) -> Result<Rules, Failure> {
+    let mut rules = Rules::from_env(&Environment::from_process()).map_err(Failure::fatal)?;
+    for (opt, slot) in [
+        (CUTOFF_TIME, &mut rules.cutoff_time),
+        (CUTOFF_DISTANCE, &mut rules.cutoff_distance),
+    ] {
+        if let Some(value) = args.option_number::<f64>(opt.long)? {
+            if value.is_nan() {
+                return Err(Failure::Usage(format!("--{}: not a number", opt.long)));
+            }
+            *slot = value;
+        }
+    }
+    Ok(rules)
+}
+
+/// 1050 as "1,050".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Why a sequence was cut, in words.
+pub fn cut_reason(reason: &Cut) -> String {
+    match reason {
+        Cut::TimeGap { seconds, cutoff } => {
+            format!("taken {seconds:.1} s after the photo before it (more than {cutoff} s)")
+        }
+        Cut::DistanceGap { metres, cutoff } => {
+            format!("{metres:.1} m from the photo before it (more than {cutoff} m)")
+        }
+        Cut::Images { limit } => format!(
+            "Mapillary takes at most {} in one sequence",
+            plural(*limit as usize, "photo", "photos").replacen(
+                &limit.to_string(),
+                &thousands(*limit),
+                1
+            )
+        ),
+        Cut::Bytes { limit } => {
+            let size = if limit.is_multiple_of(1 << 30) {
+                format!("{} GiB", thousands(limit >> 30))
+            } else {
+                format!("{} bytes", thousands(*limit))
+            };
+            format!("Mapillary takes at most {size} of photos in one sequence")
+        }
+        Cut::Pixels { limit } => format!(
+            "Mapillary takes at most {} pixels in one sequence",
+            thousands(*limit)
+        ),
+    }
+}
+
+/// Why photos were left out, in words that fit one or many photos.
+pub fn left_out_reason(reason: &LeftOut) -> String {
+    match reason {
+        LeftOut::Duplicate { distance, angle } => format!(
+            "each a duplicate of the photo kept before it (within {distance} m and {angle}°)"
+        ),
+        LeftOut::NullIsland => {
+            "at latitude 0, longitude 0, where a camera without a GPS fix puts photos".to_string()
+        }
+        LeftOut::TooFast {
+            sequences,
+            speed_kmh,
+            limit_kmh,
+        } => {
+            if *sequences == 1 {
+                format!(
+                    "their sequence is faster than {limit_kmh} km/h on average ({speed_kmh:.0} km/h: a GPS or clock error?)"
+                )
+            } else {
+                format!(
+                    "their {sequences} sequences are faster than {limit_kmh} km/h on average (up to {speed_kmh:.0} km/h: GPS or clock errors?)"
+                )
+            }
+        }
+    }
+}
+
+/// Tells what the rules found: each reason photos were left out as one
+/// error line naming every photo ("3 photos left out (not tagged): ...");
+/// cuts at Mapillary's limits as a warning (`limit_cut` says what the cut
+/// means for this tool, before the path of the photo it comes before:
+/// "new sequence from"); cuts at gaps only with `-v`. Returns how many
+/// photos were left out.
+pub fn report_findings(
+    reporter: &Reporter,
+    findings: &[Finding],
+    left_out_means: &str,
+    limit_cut: &str,
+) -> usize {
+    let mut left_out = 0;
+    for finding in findings {
+        match finding {
+            Finding::Cut { before, reason } if reason.is_limit() => reporter.warn(format_args!(
+                "{limit_cut} {}: {}",
+                before.display(),
+                cut_reason(reason)
+            )),
+            Finding::Cut { before, reason } => reporter.explain(format_args!(
+                "new sequence from {}: {}",
+                before.display(),
+                cut_reason(reason)
+            )),
+            Finding::LeftOut { photos, reason } => {
+                left_out += photos.len();
+                let mut line = format!(
+                    "{} left out ({left_out_means}): {}:",
+                    plural(photos.len(), "photo", "photos"),
+                    left_out_reason(reason)
+                );
+                for (i, p) in photos.iter().enumerate() {
+                    let _ = write!(line, "{} {}", if i > 0 { "," } else { "" }, p.display());
+                }
+                reporter.error(line);
+            }
+        }
+    }
+    left_out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(6_000_000_000), "6,000,000,000");
+        assert_eq!(
+            cut_reason(&Cut::Images { limit: 1000 }),
+            "Mapillary takes at most 1,000 photos in one sequence"
+        );
+        assert_eq!(
+            cut_reason(&Cut::Bytes { limit: 110 << 30 }),
+            "Mapillary takes at most 110 GiB of photos in one sequence"
+        );
+        assert_eq!(
+            cut_reason(&Cut::Bytes { limit: 1500 }),
+            "Mapillary takes at most 1,500 bytes of photos in one sequence"
+        );
+        assert_eq!(
+            cut_reason(&Cut::TimeGap {
+                seconds: 600.0,
+                cutoff: 60.0
+            }),
+            "taken 600.0 s after the photo before it (more than 60 s)"
+        );
+        assert_eq!(
+            left_out_reason(&LeftOut::Duplicate {
+                distance: 0.1,
+                angle: 5.0
+            }),
+            "each a duplicate of the photo kept before it (within 0.1 m and 5°)"
+        );
+    }
+}
