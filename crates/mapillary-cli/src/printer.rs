@@ -68,6 +68,7 @@ struct Inner {
     problems: AtomicUsize,
     skipped: Mutex<BTreeMap<&'static str, Group>>,
     group_texts: Mutex<BTreeMap<&'static str, String>>,
+    hints: Mutex<Vec<String>>,
     summary: Mutex<Option<(String, Value)>>,
 }
 
@@ -102,6 +103,7 @@ impl Printer {
                 problems: AtomicUsize::new(0),
                 skipped: Mutex::new(BTreeMap::new()),
                 group_texts: Mutex::new(BTreeMap::new()),
+                hints: Mutex::new(Vec::new()),
                 summary: Mutex::new(None),
             }),
         }
@@ -211,6 +213,13 @@ impl Printer {
     /// are from the track, which offset would fit).
     pub fn describe_group(&self, code: &'static str, text: impl Display) {
         lock(&self.inner.group_texts).insert(code, text.to_string());
+    }
+
+    /// What the user could do about the photos skipped (a time_offset that
+    /// would fit), said once when the run finishes, after the skipped
+    /// photos (not with `-q`; a `hint` object in `--json`).
+    pub fn hint(&self, text: impl Display) {
+        lock(&self.inner.hints).push(text.to_string());
     }
 
     /// A photo (or other item) that failed: `tool: path: reason`.
@@ -374,6 +383,13 @@ impl Printer {
                     let text = texts.get(code).cloned().unwrap_or(group.text);
                     self.stderr(&format!("{} photos skipped: {text}", group.photos.len()));
                 }
+            }
+        }
+        for hint in std::mem::take(&mut *lock(&self.inner.hints)) {
+            match self.inner.form {
+                Form::Json => self.json("hint", json!({"message": hint})),
+                Form::Human { quiet: false, .. } => self.stderr(&hint),
+                Form::Human { quiet: true, .. } => {}
             }
         }
         let code = match outcome {

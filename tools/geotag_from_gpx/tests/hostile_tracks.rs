@@ -169,7 +169,8 @@ fn nesting_200000_deep_ends_with_a_message() {
     body.push_str("</trkseg></trk>");
     let deep = track(dir.path(), "deep.gpx", &body);
     let (code, stdout, stderr) = run_tool(BIN, args![p, deep], None);
-    assert_eq!(code, 1, "{stdout}{stderr}");
+    // A GPX named on the command line that cannot be used: exit 2.
+    assert_eq!(code, 2, "{stdout}{stderr}");
     assert_eq!(
         stderr,
         format!(
@@ -270,7 +271,7 @@ fn a_track_of_mostly_implausible_points_is_refused() {
         &format!("<trk><trkseg>{points}</trkseg></trk>"),
     );
     let (code, _, stderr) = run_tool(BIN, args![p, t], None);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
     assert_eq!(
         about(&stderr, &t),
         [

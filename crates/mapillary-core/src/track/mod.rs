@@ -10,6 +10,7 @@
 //! Times are UTC instants; positions WGS-84 degrees (latitude first);
 //! elevations metres above sea level.
 
+pub mod clock;
 pub mod gpx;
 pub mod sanity;
 
