@@ -1,0 +1,168 @@
+//! `--json`: every line every tool prints is one object of the documented
+//! shape (docs/json-lines.schema.json), the summary last, with the exit
+//! status the process gives.
+//!
+//! Runs the tools built beside this test (`cargo test --workspace` builds
+//! them all before any test runs).
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mapillary_testkit::{photo_edits, workspace_root, write_photo};
+use serde_json::Value;
+
+fn tool(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = fs::read_to_string(workspace_root().join("docs/json-lines.schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+/// Runs `name` with `args` and `--json`; checks every line against the
+/// schema and that the summary is last with the process's exit status.
+/// Returns the objects and the exit status.
+fn run_json(name: &str, args: &[OsString]) -> (Vec<Value>, i32) {
+    let out = Command::new(tool(name))
+        .args(args)
+        .arg("--json")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{name}: stderr in --json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let validator = schema();
+    let objects: Vec<Value> = stdout
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {line}"));
+            let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{name}: {line}: {errors:?}");
+            assert_eq!(v["tool"], name, "{line}");
+            v
+        })
+        .collect();
+    let last = objects
+        .last()
+        .unwrap_or_else(|| panic!("{name}: no output"));
+    assert_eq!(last["type"], "summary", "{name}: {stdout}");
+    assert_eq!(last["exit_code"], code, "{name}: {stdout}");
+    assert_eq!(
+        objects.iter().filter(|o| o["type"] == "summary").count(),
+        1,
+        "{name}: {stdout}"
+    );
+    (objects, code)
+}
+
+fn os(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
+    args.iter().map(|a| a.as_ref().to_os_string()).collect()
+}
+
+fn photos(dir: &Path, n: usize) -> PathBuf {
+    let trip = dir.join("trip");
+    fs::create_dir_all(&trip).unwrap();
+    for i in 0..n {
+        let time = format!("2021:06:01 10:00:{:02}", i * 5);
+        write_photo(
+            &trip.join(format!("IMG_{i}.jpg")),
+            i as u32,
+            &photo_edits(&time, Some("+00:00"), Some((52.5 + i as f64 * 1e-4, 13.4))),
+        );
+    }
+    trip
+}
+
+fn gpx(dir: &Path) -> PathBuf {
+    let mut text = String::from("<gpx version=\"1.1\" creator=\"t\"><trk><trkseg>");
+    for s in 0..=6 {
+        text.push_str(&format!(
+            "<trkpt lat=\"{}\" lon=\"13.4\"><time>2021-06-01T10:00:{:02}Z</time></trkpt>",
+            52.5 + s as f64 * 1e-4,
+            s * 5
+        ));
+    }
+    text.push_str("</trkseg></trk></gpx>");
+    let p = dir.join("t.gpx");
+    fs::write(&p, text).unwrap();
+    p
+}
+
+fn count(objects: &[Value], kind: &str, status: &str) -> usize {
+    objects
+        .iter()
+        .filter(|o| o["type"] == kind && o["status"] == status)
+        .count()
+}
+
+#[test]
+fn the_rewriting_tools_print_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let trip = photos(dir.path(), 4);
+    let track = gpx(dir.path());
+    // A photo the tools cannot use (no EXIF time or position).
+    fs::write(
+        trip.join("blank.jpg"),
+        mapillary_testkit::plain_jpeg(8, 8, 1),
+    )
+    .unwrap();
+
+    let (o, code) = run_json("geotag_from_gpx", &os(&[&trip, &track]));
+    assert_eq!((code, count(&o, "photo", "written")), (1, 4));
+    let skipped: Vec<&Value> = o.iter().filter(|v| v["status"] == "skipped").collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["reason"]["code"], "no_capture_time");
+
+    let (o, code) = run_json("interpolate_direction", &os(&[&trip, &"-n"]));
+    assert_eq!((code, count(&o, "photo", "would_write")), (1, 4));
+
+    let (o, code) = run_json("add_fix_dates", &os(&[&trip, &"2021-06-01 10:00:00", &"5"]));
+    assert_eq!((code, count(&o, "photo", "written")), (0, 5));
+    assert!(
+        o.iter()
+            .any(|v| v["date_time_original"] == "2021:06:01 10:00:20")
+    );
+    let summary = o.last().unwrap();
+    assert_eq!(
+        (&summary["status"], &summary["done"], &summary["skipped"]),
+        (&Value::from("done"), &Value::from(5), &Value::from(0))
+    );
+
+    let (o, code) = run_json("time_split", &os(&[&trip, &"2", &"--dry-run"]));
+    assert_eq!(code, 0);
+    assert_eq!(o.iter().filter(|v| v["type"] == "group").count(), 5);
+    assert_eq!(count(&o, "photo", "would_move"), 5);
+}
+
+#[test]
+fn failures_of_the_run_are_an_error_object_and_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, code) = run_json("time_split", &os(&[&dir.path().join("missing")]));
+    assert_eq!(code, 2);
+    assert_eq!(o.len(), 2);
+    assert_eq!(
+        (&o[0]["type"], &o[0]["kind"]),
+        (&Value::from("error"), &Value::from("input"))
+    );
+    assert_eq!(o[1]["status"], "failed");
+    let (o, code) = run_json(
+        "add_fix_dates",
+        &os(&[&dir.path(), &"2021-06-01 10:00:00", &"1"]),
+    );
+    assert_eq!(code, 1);
+    assert_eq!(o[0]["kind"], "nothing_to_do");
+}
