@@ -221,8 +221,14 @@ pub fn sections() -> Vec<Section> {
             "PAGES",
             &[],
             &[
-                ("/", "The received sequences with their photos and videos."),
-                ("/local/sequences", "The same as JSON."),
+                (
+                    "/",
+                    "The received sequences on a map (also at /local): each image at its MAPLatitude and MAPLongitude, looking its MAPCompassHeading, one colour per sequence and joined in capture-time order; hover over an image for its name (MAPFilename, else its file in the sequence), capture time (UTC) and position. Below the map, each sequence with its user, organization, photos and video (videos are listed, not drawn: the server does not read their GPS track). The page loads nothing but the server's own files, unless its OpenStreetMap background is turned on.",
+                ),
+                (
+                    "/local/sequences",
+                    "The received sequences as JSON, with each image's description.",
+                ),
                 (
                     "/local/stats",
                     "Counters: requests per endpoint, bytes received per session key, faults fired, logged events, connections shed.",

@@ -198,12 +198,15 @@ async fn body_json(state: &State, req: Request<Incoming>) -> Result<Value, Reply
         .map_err(|e| bad_request(&format!("the request body is not JSON ({e})")))
 }
 
+/// What a browser asks for by itself when it shows the page.
+const FAVICON: &str = "/favicon.ico";
+
 fn scope_of(path: &str) -> Option<Scope> {
     if path.starts_with("/mapillary_public_uploads/") {
         Some(Scope::Upload)
     } else if path.starts_with("/thumbnails/") {
         Some(Scope::Thumbnails)
-    } else if path == "/" || path.starts_with("/local") {
+    } else if path == "/" || path == FAVICON || path.starts_with("/local") {
         None
     } else {
         Some(Scope::Graph)
@@ -274,7 +277,17 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, 
         }
         (&Method::GET, [] | ["local"]) => {
             state.count("local");
-            reply(StatusCode::OK, "text/html; charset=utf-8", page(&state))
+            reply(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                crate::page::page(&state.sequences()),
+            )
+        }
+        // The page has no icon: "none", rather than an error the
+        // browser would log.
+        (&Method::GET, ["favicon.ico"]) => {
+            state.count("local");
+            reply(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new())
         }
         (&Method::GET, ["local", "sequences"]) => {
             state.count("local");
@@ -1011,67 +1024,6 @@ fn stored_file(state: &State, cluster: &str, file: &str) -> Reply {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The page a person looks at: received sequences with their photos.
-fn page(state: &State) -> String {
-    let sequences = state.sequences();
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Mapillary local server</title>\
-         <style>body{font-family:sans-serif;margin:2em}figure{display:inline-block;margin:4px;font-size:11px}\
-         img,video{width:160px;height:120px;object-fit:cover;border:1px solid #ccc}video{width:320px;height:240px}</style></head><body>\
-         <h1>Mapillary local server</h1>",
-    );
-    html.push_str(&format!(
-        "<p>{} sequences received. JSON: <a href=\"/local/sequences\">/local/sequences</a>, \
-         <a href=\"/local/stats\">/local/stats</a>.</p>",
-        sequences.len()
-    ));
-    for s in sequences.iter().rev() {
-        let what = match &s.video {
-            Some(v) => format!("a video of {}", format_size(v.bytes)),
-            None => format!("{} photos", s.images.len()),
-        };
-        html.push_str(&format!(
-            "<h2>Sequence {} <small>({what}, {}, user {}{})</small></h2>",
-            escape(&s.cluster_id),
-            escape(&s.file_type),
-            escape(&s.user_id),
-            s.organization_id
-                .as_deref()
-                .map(|o| format!(", organization {}", escape(o)))
-                .unwrap_or_default()
-        ));
-        for img in &s.images {
-            let time = img.description["MAPCaptureTime"].as_str().unwrap_or("");
-            html.push_str(&format!(
-                "<figure><img src=\"/local/sequences/{}/{}\" alt=\"{}\"><figcaption>{} {}</figcaption></figure>",
-                escape(&s.cluster_id),
-                escape(&img.file),
-                escape(&img.file),
-                escape(&img.file),
-                escape(time)
-            ));
-        }
-        if let Some(v) = &s.video {
-            html.push_str(&format!(
-                "<figure><video controls preload=\"metadata\" src=\"/local/sequences/{0}/{1}\"></video>\
-                 <figcaption><a href=\"/local/sequences/{0}/{1}\">{1}</a> {2} bytes</figcaption></figure>",
-                escape(&s.cluster_id),
-                escape(&v.file),
-                v.bytes
-            ));
-        }
-    }
-    html.push_str("</body></html>\n");
-    html
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1082,9 +1034,5 @@ mod tests {
         assert_eq!(decode("a+b"), "a b");
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%zz"), "%zz");
-        assert_eq!(
-            escape("<a href=\"x\">&"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;"
-        );
     }
 }

@@ -12,6 +12,7 @@ mod conn;
 pub mod faults;
 mod http;
 pub mod limits;
+mod page;
 pub mod seed;
 pub mod state;
 pub mod thumbnail;

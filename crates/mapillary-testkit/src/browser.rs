@@ -212,7 +212,7 @@ impl Page {
                 "--window-size=1280,1024",
                 "--force-device-scale-factor=1",
                 // Only this machine resolves: nothing can leave it.
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
                 "--remote-debugging-port=0",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))

@@ -22,6 +22,12 @@
 //! [`render`] makes the page from a [`MapPage`]; [`write_page`] writes it
 //! through the project's file mechanism. A tool that decides photo by
 //! photo on several threads collects the outcomes in a [`Collector`].
+//!
+//! A page served by a server (the local server's page of the sequences it
+//! received) can add [`Section`]s below the map, with pictures and links;
+//! they can point only at paths of that server ([`LocalPath`]), and the
+//! policy then allows images and videos from it (`'self'`) besides the
+//! tiles.
 
 pub mod projection;
 mod render;
@@ -89,6 +95,110 @@ pub struct MapPage {
     pub photos: Vec<PlacedPhoto>,
     /// The photos not on the map.
     pub skipped: Vec<SkippedPhoto>,
+    /// More of the page, below the map (none for geotag_from_gpx).
+    pub sections: Vec<Section>,
+}
+
+/// A part of the page below the map: a heading, paragraphs and pictures
+/// (what the local server shows of each sequence it received). Its text is
+/// shown as text, escaped as names are; its pictures and links point only
+/// at the server that serves the page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Section {
+    /// Its heading.
+    pub heading: String,
+    /// The sequence it is about (as in [`PlacedPhoto::sequence`]): its
+    /// heading then carries the sequence's colour on the map.
+    pub sequence: Option<String>,
+    /// Its paragraphs, each a run of [`Span`]s.
+    pub paragraphs: Vec<Vec<Span>>,
+    /// Its pictures, side by side.
+    pub figures: Vec<Figure>,
+}
+
+/// A piece of a paragraph or caption.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Span {
+    /// Text, shown as it is.
+    Text(String),
+    /// A name (a file, an id), shown in the monospace the page uses for
+    /// names.
+    Name(String),
+    /// A link to a path of the page's own server.
+    Link {
+        /// What the link says.
+        text: String,
+        /// Where it goes.
+        to: LocalPath,
+    },
+}
+
+/// A picture of a [`Section`], with its caption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// What is shown.
+    pub media: Media,
+    /// What is written under it.
+    pub caption: Vec<Span>,
+}
+
+/// What a [`Figure`] shows, from the page's own server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Media {
+    /// An image (a photo, shown small); `alt` says what it is.
+    Image {
+        /// Where the image is.
+        src: LocalPath,
+        /// Its text for readers that show no images.
+        alt: String,
+    },
+    /// A video in the browser's player, which loads only its metadata
+    /// until it is played.
+    Video {
+        /// Where the video is.
+        src: LocalPath,
+    },
+}
+
+/// A path on the server that serves the page, from its root
+/// (`/local/sequences/7000001/0.jpg`), percent-encoded: what a picture or
+/// a link of a [`Section`] may point at, so that the page loads nothing
+/// from anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPath(String);
+
+impl LocalPath {
+    /// The path of `segments` under the root, each percent-encoded but for
+    /// ASCII letters, digits and `-._~`; `None` when a segment is empty,
+    /// `.` or `..` (which a browser would fold into another path). No
+    /// segment at all is the root, `/`.
+    pub fn new<S: AsRef<str>>(segments: &[S]) -> Option<LocalPath> {
+        if segments.is_empty() {
+            return Some(LocalPath("/".to_string()));
+        }
+        let mut path = String::new();
+        for segment in segments {
+            let segment = segment.as_ref();
+            if matches!(segment, "" | "." | "..") {
+                return None;
+            }
+            path.push('/');
+            for b in segment.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    path.push(char::from(b));
+                } else {
+                    path.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        Some(LocalPath(path))
+    }
+
+    /// The path as written in the page (before HTML escaping, which it
+    /// does not need).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Writes `html` to `path` (an HTML file the user named): created when
@@ -236,6 +346,7 @@ impl Collector {
             track_gap,
             photos,
             skipped,
+            sections: Vec::new(),
         }
     }
 
@@ -337,6 +448,21 @@ mod tests {
                 .unwrap_err()
                 .ends_with(": is a folder")
         );
+    }
+
+    #[test]
+    fn local_paths_are_percent_encoded_and_never_leave_the_server() {
+        let p = LocalPath::new(&["local", "sequences", "7000001", "0.jpg"]).unwrap();
+        assert_eq!(p.as_str(), "/local/sequences/7000001/0.jpg");
+        let odd = LocalPath::new(&["a b", "<x>&\"'", "/etc", "Straße", "%2e"]).unwrap();
+        assert_eq!(
+            odd.as_str(),
+            "/a%20b/%3Cx%3E%26%22%27/%2Fetc/Stra%C3%9Fe/%252e"
+        );
+        assert_eq!(LocalPath::new::<&str>(&[]).unwrap().as_str(), "/");
+        for bad in [&["local", ".."][..], &["."], &["a", ""]] {
+            assert_eq!(LocalPath::new(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::projection::{View, metres_per_pixel, scale_bar};
 use super::simplify::simplify;
-use super::{MapPage, PlacedPhoto, SkippedPhoto};
+use super::{MapPage, Media, PlacedPhoto, Section, SkippedPhoto, Span};
 use crate::shown::{escaped, shown};
 
 /// The drawing's size, in CSS pixels.
@@ -102,30 +102,74 @@ pub fn render(page: &MapPage) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src {}; \
-         script-src {}; img-src {TILE_HOST}; base-uri 'none'; form-action 'none'\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n\
          <title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n",
-        csp_hash(CSS),
-        csp_hash(SCRIPT),
+        policy(&page.sections),
     );
     for note in &page.notes {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", text(note));
     }
-    let _ = writeln!(
-        out,
-        "<p class=\"counts\">{} on the map, {} not placed; a track of {}.</p>\n</header>",
-        plural(page.photos.len(), "photo", "photos"),
-        page.skipped.len(),
-        plural(page.track.len(), "point", "points"),
-    );
+    let _ = writeln!(out, "<p class=\"counts\">{}</p>\n</header>", counts(page));
     out.push_str("<figure>\n");
     svg(&mut out, page, &view);
     legend(&mut out, page);
     out.push_str("</figure>\n");
-    tiles_section(&mut out);
-    unplaced(&mut out, &page.skipped, !page.photos.is_empty());
+    tiles_section(&mut out, shows_media(&page.sections));
+    // "Not placed" is about photos that missed a track; a page of photos
+    // that carry their own positions (received ones) has it only when
+    // some could not be drawn.
+    if !page.track.is_empty() || !page.skipped.is_empty() {
+        unplaced(&mut out, &page.skipped, !page.photos.is_empty());
+    }
+    let index = sequence_index(&page.photos);
+    for section in &page.sections {
+        extra(&mut out, section, &index);
+    }
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     out
+}
+
+/// The Content-Security-Policy: the page's own style and script (by their
+/// hashes), the tiles, and images and videos of the page's own server
+/// when its sections show some.
+fn policy(sections: &[Section]) -> String {
+    let media = || sections.iter().flat_map(|s| &s.figures).map(|f| &f.media);
+    let images = media().any(|m| matches!(m, Media::Image { .. }));
+    let videos = media().any(|m| matches!(m, Media::Video { .. }));
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src {TILE_HOST}{}; {}base-uri 'none'; \
+         form-action 'none'",
+        csp_hash(CSS),
+        csp_hash(SCRIPT),
+        if images { " 'self'" } else { "" },
+        if videos { "media-src 'self'; " } else { "" },
+    )
+}
+
+/// The line of counts under the heading.
+fn counts(page: &MapPage) -> String {
+    let mut line = format!(
+        "{} on the map",
+        plural(page.photos.len(), "photo", "photos")
+    );
+    let sequences = sequence_index(&page.photos).len();
+    if sequences > 0 {
+        let _ = write!(line, " in {}", plural(sequences, "sequence", "sequences"));
+    }
+    if page.track.is_empty() {
+        if !page.skipped.is_empty() {
+            let _ = write!(line, ", {} not placed", page.skipped.len());
+        }
+    } else {
+        let _ = write!(
+            line,
+            ", {} not placed; a track of {}",
+            page.skipped.len(),
+            plural(page.track.len(), "point", "points")
+        );
+    }
+    line.push('.');
+    line
 }
 
 fn px(v: f64) -> String {
@@ -356,12 +400,17 @@ fn bar(out: &mut String, view: &View) {
 }
 
 fn legend(out: &mut String, page: &MapPage) {
-    out.push_str(
-        "<figcaption>Each dot is a photo, its line the direction the camera looked; \
-         the blue line is the track, from the ring (start) to the square (end)",
-    );
-    if page.track_gap.is_some() {
-        out.push_str(", dashed where it has a gap in which no photo is placed");
+    out.push_str("<figcaption>Each dot is a photo, its line the direction the camera looked");
+    if !page.track.is_empty() {
+        out.push_str("; the blue line is the track, from the ring (start) to the square (end)");
+        if page.track_gap.is_some() {
+            out.push_str(", dashed where it has a gap in which no photo is placed");
+        }
+    }
+    if page.photos.iter().any(|p| p.sequence.is_some()) {
+        out.push_str(
+            "; each sequence has a colour of its own, its photos joined in the order they were taken",
+        );
     }
     out.push_str(
         ". Hover over a dot for the photo's name, time (UTC) and position \
@@ -394,7 +443,18 @@ fn legend(out: &mut String, page: &MapPage) {
     }
 }
 
-fn tiles_section(out: &mut String) {
+/// Whether the sections show images or videos (of the page's server).
+fn shows_media(sections: &[Section]) -> bool {
+    sections.iter().any(|s| !s.figures.is_empty())
+}
+
+fn tiles_section(out: &mut String, own_media: bool) {
+    let besides = if own_media {
+        "Besides the pictures below, from the server that serves this page, nothing else is ever \
+         loaded"
+    } else {
+        "Nothing else is ever loaded"
+    };
     let _ = writeln!(
         out,
         "<section class=\"tiles\">\n<p><label><input type=\"checkbox\" id=\"tiles-on\"> \
@@ -403,7 +463,7 @@ fn tiles_section(out: &mut String) {
          over the internet from {TILE_HOST}, the OpenStreetMap Foundation's tile server, \
          under its <a href=\"{TILE_POLICY}\">tile usage policy</a>; the map data is \
          © <a href=\"{COPYRIGHT}\">OpenStreetMap contributors</a> (ODbL), as the map then says. \
-         Nothing else is ever loaded: the drawing above is all in this file, and works \
+         {besides}: the drawing above is all in this page, and works \
          without a connection.</p>\n</section>"
     );
 }
@@ -470,6 +530,68 @@ fn unplaced(out: &mut String, skipped: &[SkippedPhoto], any_placed: bool) {
             );
         }
         out.push_str("</ul>\n</details>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+/// A run of spans as HTML.
+fn spans(out: &mut String, spans: &[Span]) {
+    for span in spans {
+        match span {
+            Span::Text(t) => out.push_str(&text(t)),
+            Span::Name(n) => {
+                let _ = write!(out, "<span class=\"name\">{}</span>", text(n));
+            }
+            Span::Link { text: t, to } => {
+                let _ = write!(
+                    out,
+                    "<a href=\"{}\">{}</a>",
+                    escape_html(to.as_str()),
+                    text(t)
+                );
+            }
+        }
+    }
+}
+
+/// A section below the map.
+fn extra(out: &mut String, section: &Section, index: &BTreeMap<&str, usize>) {
+    out.push_str("<section class=\"extra\">\n<h2>");
+    if let Some(i) = section.sequence.as_deref().and_then(|s| index.get(s)) {
+        let _ = write!(out, "<span class=\"swatch c{}\"></span>", i % COLOURS);
+    }
+    let _ = writeln!(out, "{}</h2>", text(&section.heading));
+    for paragraph in &section.paragraphs {
+        out.push_str("<p>");
+        spans(out, paragraph);
+        out.push_str("</p>\n");
+    }
+    if !section.figures.is_empty() {
+        out.push_str("<div class=\"pictures\">\n");
+        for figure in &section.figures {
+            out.push_str("<figure>");
+            match &figure.media {
+                Media::Image { src, alt } => {
+                    let _ = write!(
+                        out,
+                        "<img src=\"{}\" alt=\"{}\" loading=\"lazy\">",
+                        escape_html(src.as_str()),
+                        text(alt)
+                    );
+                }
+                Media::Video { src } => {
+                    let _ = write!(
+                        out,
+                        "<video controls preload=\"metadata\" src=\"{}\"></video>",
+                        escape_html(src.as_str())
+                    );
+                }
+            }
+            out.push_str("<figcaption>");
+            spans(out, &figure.caption);
+            out.push_str("</figcaption></figure>\n");
+        }
+        out.push_str("</div>\n");
     }
     out.push_str("</section>\n");
 }
@@ -642,7 +764,74 @@ mod tests {
         assert!(html.contains("sequence <span class=\"name\">seq&amp;B</span>: 3 photos</li>"));
         assert!(html.contains("\nsequence seq&amp;B</title>"));
         assert!(!html.contains("polyline class=\"track\""));
-        assert!(html.contains("6 photos on the map, 0 not placed; a track of 0 points."));
+        assert!(html.contains("<p class=\"counts\">6 photos on the map in 2 sequences.</p>"));
+        assert!(html.contains("each sequence has a colour of its own"));
+        // No track: nothing is said of one, and no photo missed one.
+        assert!(!html.contains("the blue line is the track"));
+        assert!(!html.contains("id=\"unplaced\""));
+    }
+
+    #[test]
+    fn sections_below_the_map_are_text_and_point_only_at_their_server() {
+        use super::super::{Figure, LocalPath, Section};
+        let mut p = photo("a.jpg", 52.5, 13.4);
+        p.sequence = Some("7000001".to_string());
+        let local = |s: &[&str]| LocalPath::new(s).unwrap();
+        let page = MapPage {
+            photos: vec![p],
+            sections: vec![Section {
+                heading: "Sequence <7000001> & co".to_string(),
+                sequence: Some("7000001".to_string()),
+                paragraphs: vec![vec![
+                    Span::Text("3 photos, user <b>\u{1b}".to_string()),
+                    Span::Link {
+                        text: "as <JSON>".to_string(),
+                        to: local(&["local", "sequences"]),
+                    },
+                ]],
+                figures: vec![
+                    Figure {
+                        media: Media::Image {
+                            src: local(&["local", "sequences", "7000001", "0.jpg"]),
+                            alt: "x\" onerror=\"alert(1)".to_string(),
+                        },
+                        caption: vec![Span::Name("<script>a&b.jpg".to_string())],
+                    },
+                    Figure {
+                        media: Media::Video {
+                            src: local(&["local", "sequences", "7\"1", "video.mp4"]),
+                        },
+                        caption: vec![],
+                    },
+                ],
+            }],
+            ..MapPage::default()
+        };
+        let html = render(&page);
+        assert!(html.contains(
+            "<h2><span class=\"swatch c0\"></span>Sequence &lt;7000001&gt; &amp; co</h2>"
+        ));
+        assert!(html.contains(
+            "<p>3 photos, user &lt;b&gt;\\x1b<a href=\"/local/sequences\">as &lt;JSON&gt;</a></p>"
+        ));
+        assert!(html.contains(
+            "<img src=\"/local/sequences/7000001/0.jpg\" alt=\"x&quot; onerror=&quot;alert(1)\" loading=\"lazy\">"
+        ));
+        assert!(html.contains("<span class=\"name\">&lt;script&gt;a&amp;b.jpg</span>"));
+        assert!(html.contains("src=\"/local/sequences/7%221/video.mp4\""));
+        assert_eq!(html.matches("<script>").count(), 1);
+        // Pictures of the page's own server are allowed, and only those.
+        assert!(html.contains("img-src https://tile.openstreetmap.org 'self'; media-src 'self'; "));
+        let only_images = MapPage {
+            sections: vec![Section {
+                figures: page.sections[0].figures[..1].to_vec(),
+                ..Section::default()
+            }],
+            ..MapPage::default()
+        };
+        let html = render(&only_images);
+        assert!(html.contains("img-src https://tile.openstreetmap.org 'self'; base-uri"));
+        assert!(!html.contains("media-src"));
     }
 
     #[test]
