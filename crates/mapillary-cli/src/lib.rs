@@ -5,6 +5,7 @@
 //! skipped, 2 usage error).
 
 pub mod args;
+pub mod connection;
 pub mod failure;
 pub mod flags;
 pub mod network;

@@ -8,9 +8,10 @@ use std::sync::atomic::Ordering;
 
 use mapillary_core::batch::for_each_in_order;
 use mapillary_core::capture_time::TimeWarning;
-use mapillary_core::exif::{PhotoExif, RewriteError, Skipped, Updated, read_exif};
+use mapillary_core::exif::{ExifError, PhotoExif, RewriteError, Skipped, Updated, read_exif};
 use mapillary_core::files::find_images;
 use mapillary_core::files::replace::remove_stale_temporaries;
+use mapillary_core::sequence::frame::{PhotoFacts, read_photo};
 use mapillary_core::shown::shown;
 use serde_json::{Value, json};
 
@@ -178,6 +179,38 @@ where
     T: Send,
     K: Fn(&Path, PhotoExif) -> Result<T, Skipped> + Sync,
 {
+    read_each(printer, files, jobs, |file| {
+        read_exif(file).map(|exif| keep(file, exif))
+    })
+}
+
+/// [`read_photos`], with each photo's file and image size read in the same
+/// pass (for the sequence rules).
+pub fn read_photos_and_facts<T, K>(
+    printer: &Printer,
+    files: &[PathBuf],
+    jobs: usize,
+    keep: K,
+) -> (Vec<T>, Tally, Status)
+where
+    T: Send,
+    K: Fn(&Path, PhotoExif, PhotoFacts) -> Result<T, Skipped> + Sync,
+{
+    read_each(printer, files, jobs, |file| {
+        read_photo(file).map(|(exif, facts)| keep(file, exif, facts))
+    })
+}
+
+fn read_each<T, R>(
+    printer: &Printer,
+    files: &[PathBuf],
+    jobs: usize,
+    read: R,
+) -> (Vec<T>, Tally, Status)
+where
+    T: Send,
+    R: Fn(&Path) -> Result<Result<T, Skipped>, ExifError> + Sync,
+{
     let stop = interrupt_flag();
     let mut tally = Tally::default();
     let mut kept = Vec::with_capacity(files.len());
@@ -186,7 +219,7 @@ where
         files,
         jobs,
         stop,
-        |_, file| read_exif(file).map(|exif| keep(file, exif)),
+        |_, file| read(file),
         |_, file, result| {
             progress.advance(1);
             match result {
