@@ -6,10 +6,12 @@
 use std::sync::Arc;
 
 use mapillary_core::api::Endpoints;
-use mapillary_core::api::graph::{GraphClient, User, authenticate};
+use mapillary_core::api::graph::{
+    GraphClient, Organization, OrganizationError, User, authenticate, resolve_organization,
+};
 use mapillary_core::auth::{Credentials, Environment, Secret, UserToken};
 
-use crate::failure::Failure;
+use crate::failure::{Failure, ToolError};
 use crate::interrupt_flag;
 use crate::printer::Printer;
 
@@ -66,4 +68,29 @@ pub fn read_token(connection: &Connection, printer: &Printer) -> Result<Secret, 
     }
     let (token, _) = sign_in(connection, printer)?;
     Ok(token.token)
+}
+
+/// Finds the organization `wanted` names (an ID, or the name or slug of one
+/// of the user's organizations), before any photo is touched.
+pub fn find_organization(
+    connection: &Connection,
+    token: &Secret,
+    wanted: &str,
+    printer: &Printer,
+) -> Result<Organization, Failure> {
+    let org = resolve_organization(&connection.graph, token, wanted)?;
+    printer.explain(format_args!("organization {} ({})", org.name, org.id));
+    Ok(org)
+}
+
+/// An organization that cannot be found ends the run (exit status 1, as
+/// the 2015 script), with the user's organizations named.
+impl ToolError for OrganizationError {
+    fn kind(&self) -> &'static str {
+        match self {
+            OrganizationError::Unknown { .. } => "unknown_organization",
+            OrganizationError::NeedId { .. } => "organization_needs_id",
+            OrganizationError::Api(e) => e.kind(),
+        }
+    }
 }

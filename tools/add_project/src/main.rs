@@ -4,33 +4,62 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::network::{connect, sign_in};
-use mapillary_cli::photos::{find_photos, rewrite_photos, summary_line};
-use mapillary_cli::{
-    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, Tool,
+use mapillary_cli::Status;
+use mapillary_cli::connection::{connect, find_organization, sign_in};
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, ToolArgs, path, text,
 };
-use mapillary_core::api::graph::resolve_organization;
+use mapillary_cli::printer::Printer;
+use mapillary_cli::tool::Tool;
+use mapillary_cli::work::{find_photos, rewrite_photos};
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Decision, ExifEdits, tags, update_file};
 use mapillary_core::reason::Unusable;
+use mapillary_core::shown::shown;
+use serde_json::json;
 
-const TOOL: Tool = Tool {
+#[derive(Debug, Default)]
+struct Args {
+    shared: Shared,
+    path: PathBuf,
+    /// The organization as given: an ID, a name or a slug.
+    organization: String,
+}
+
+impl ToolArgs for Args {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+const TOOL: Tool<Args> = Tool {
     name: "add_project",
     version: env!("CARGO_PKG_VERSION"),
     about: "Add an organization (2015: project) to the Mapillary description of photos.",
     positionals: &[
         Positional {
             name: "path",
-            optional: false,
             doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
+            optional: false,
+            complete: Complete::Path,
+            set: |a, v| {
+                a.path = path(v);
+                Ok(())
+            },
         },
         Positional {
             name: "project_name",
-            optional: false,
             doc: "The organization: its ID, or the name or slug of one of your organizations.",
+            optional: false,
+            complete: Complete::Nothing,
+            set: |a, v| {
+                a.organization = text(v, "project_name")?;
+                Ok(())
+            },
         },
     ],
-    options: &[DRY_RUN, JOBS, SYNC, FORCE, KEEP_MTIME],
+    flags: &[&DryRun, &JOBS, &SyncWrites, &Force, &KeepMtime],
     description: "Signs in, finds the organization, and adds its key to the Mapillary description in each \
         photo's ImageDescription, as MAPOrganizationKey inside MAPMetaTags (the one place Mapillary's \
         image description schema leaves free), keeping every other key of the description. Uploads then \
@@ -83,71 +112,70 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let wanted = args.text(1, "project_name")?.unwrap_or_default();
-    let dry_run = args.flag(DRY_RUN.long);
-    let jobs = mapillary_cli::jobs(args)?;
-    let options = mapillary_cli::rewrite_options(args);
-
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     // Everything that can fail for the whole run comes before any photo
     // is touched.
-    let files = find_photos(&path, reporter)?;
-    let connection = connect(reporter);
-    let (token, _) = sign_in(&connection, reporter)?;
-    let org =
-        resolve_organization(&connection.graph, &token.token, &wanted).map_err(Failure::fatal)?;
-    reporter.explain(format_args!("organization {} ({})", org.name, org.id));
-
+    let files = find_photos(&args.path, printer)?;
+    let connection = connect(printer);
+    let (token, _) = sign_in(&connection, printer)?;
+    let org = find_organization(&connection, &token.token, &args.organization, printer)?;
+    let options = args.shared.rewrite_options();
     let (tally, status) = rewrite_photos(
-        reporter,
+        printer,
+        "tagging",
         &files,
-        jobs,
+        args.shared.jobs,
         |_, file| {
             update_file(file, options, |exif| {
-                let existing = exif.image_description.as_deref().map(Description::parse);
-                match existing {
-                    Some(Ok(mut d)) if d.is_mapillary() => {
-                        match d.set_organization(&org.id).and_then(|moved| {
-                            d.validate()?;
-                            Ok(moved)
-                        }) {
-                            Ok(moved) => {
-                                if !moved.is_empty() {
-                                    reporter.explain(format_args!(
-                                        "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
-                                        mapillary_cli::shown(file),
-                                        moved.join(", ")
-                                    ));
-                                }
-                                let mut edits = ExifEdits::new();
-                                edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
-                                Decision::Write(edits)
-                            }
-                            Err(e) => Decision::skip(e),
-                        }
-                    }
-                    _ => Decision::skip(Unusable::NoDescription),
+                // Text that is not a Mapillary description is no description.
+                let existing = exif
+                    .image_description
+                    .as_deref()
+                    .and_then(|text| Description::parse(text).ok())
+                    .filter(Description::is_mapillary);
+                let Some(mut d) = existing else {
+                    return Decision::skip(Unusable::NoDescription);
+                };
+                let moved = match d.set_organization(&org.id).and_then(|moved| {
+                    d.validate()?;
+                    Ok(moved)
+                }) {
+                    Ok(moved) => moved,
+                    Err(e) => return Decision::skip(e),
+                };
+                if !moved.is_empty() {
+                    printer.explain(format_args!(
+                        "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
+                        shown(file),
+                        moved.join(", ")
+                    ));
                 }
+                let mut edits = ExifEdits::new();
+                edits.set_text(tags::IMAGE_DESCRIPTION, &d.to_json());
+                Decision::Write(edits)
             })
         },
         |_, file, dry| {
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!(
-                "{}: {verb} organization {} ({})",
-                mapillary_cli::shown(file),
-                org.name,
-                org.id
-            ))
+            (
+                Some(format!(
+                    "{}: {verb} organization {} ({})",
+                    shown(file),
+                    org.name,
+                    org.id
+                )),
+                json!({"organization": org.id}),
+            )
         },
     );
-    reporter.summary(summary_line(
-        &tally,
-        &format!("added to {}", org.name),
-        dry_run,
-    ));
+    let mut summary = tally.json();
+    summary["organization"] = json!({"id": org.id, "name": org.name});
+    printer.summary(
+        tally.line(&format!("added to {}", org.name), args.shared.dry_run),
+        summary,
+    );
     Ok(status)
 }

@@ -316,3 +316,112 @@ fn man_page_is_current() {
         "docs/man/add_project.1 is out of date: run `make man`"
     );
 }
+
+/// Each way a run can end, with its exit status and its whole message.
+#[test]
+fn each_outcome_has_its_exit_status() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let token = [("MAPILLARY_ACCESS_TOKEN", DEMO_TOKEN)];
+    // A folder that is not there: an input of the command line (2).
+    let missing = dir.path().join("missing");
+    let (code, stdout, stderr) = sandbox.run(BIN, args![missing, "200001"], &token, dir.path());
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "add_project: {}: no such file or folder\n",
+            missing.display()
+        )
+    );
+    // An empty folder: nothing to do (1), said in one line.
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, stdout, stderr) = sandbox.run(BIN, args![empty, "200001"], &token, dir.path());
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "add_project: no photos (.jpg, .jpeg) under {}\n",
+            empty.display()
+        )
+    );
+    // Usage errors (2), with the usage line.
+    let usage = "Usage: add_project [options] path project_name (see add_project --help)";
+    let folder = dir.path().as_os_str();
+    for (a, message) in [
+        (
+            vec![folder, "200001".as_ref(), "--bogus".as_ref()],
+            "unknown option --bogus",
+        ),
+        (vec![folder], "missing argument: project_name"),
+        (
+            vec![folder, "200001".as_ref(), "-q".as_ref(), "-v".as_ref()],
+            "-q and -v cannot be used together",
+        ),
+        (
+            vec![folder, "200001".as_ref(), "-j".as_ref(), "0".as_ref()],
+            "--jobs must be at least 1",
+        ),
+    ] {
+        let (code, stdout, stderr) = sandbox.run(BIN, &a, &token, dir.path());
+        assert_eq!((code, stdout.as_str()), (2, ""), "{message}");
+        assert_eq!(stderr, format!("add_project: {message}\n{usage}\n"));
+    }
+    // Every photo done (0), one skipped (1), whole lines on both streams.
+    let trip = dir.path().join("trip");
+    fs::create_dir(&trip).unwrap();
+    let files = photos(&trip);
+    let (code, stdout, stderr) = sandbox.run(BIN, args![files[0], "200001"], &token, dir.path());
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(
+        stdout,
+        format!(
+            "{}: joined organization Demo Mappers (200001)\n1 photo added to Demo Mappers, 0 skipped, 0 failed\n",
+            files[0].display()
+        )
+    );
+    let (code, stdout, stderr) =
+        sandbox.run(BIN, args![files[2], "200001", "-n"], &token, dir.path());
+    assert_eq!(code, 1);
+    assert_eq!(
+        stdout,
+        "0 photos would be added to Demo Mappers, 1 skipped, 0 failed\n"
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "add_project: {}: skipped: no Mapillary description (run add_mapillary_tag_from_exif first)\n",
+            files[2].display()
+        )
+    );
+}
+
+/// A server that answers every request with an error: one line, exit
+/// status 1, no photo touched.
+#[test]
+fn a_server_error_is_one_line_and_exit_status_1() {
+    let sandbox = Sandbox::start(Seed::default(), &["500:retry-after=0@graph"]);
+    let dir = tempfile::tempdir().unwrap();
+    let files = photos(dir.path());
+    let before = snapshot(&files);
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args![dir.path(), "200001"],
+        &[("MAPILLARY_ACCESS_TOKEN", DEMO_TOKEN)],
+        dir.path(),
+    );
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    // Retries are said as they happen; the failure that ends the run is
+    // the one last line.
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("add_project: the server kept failing (HTTP 500"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().rev().skip(1).all(|l| l.contains("retrying")),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&files), before);
+}
