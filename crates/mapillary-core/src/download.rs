@@ -212,7 +212,7 @@ pub struct SearchResult {
     /// Entries the server returned that were refused (an id that is not a
     /// plain id, no position, no thumbnail), with the reason: each entry
     /// once, however many tiles returned it.
-    pub refused: Vec<String>,
+    pub refused: Vec<Refused>,
     /// Requests made (one per tile asked for).
     pub requests: usize,
     /// The most tiles that waited to be asked for at one time (the search's
@@ -232,28 +232,60 @@ fn position(item: &Value) -> Option<(f64, f64)> {
     ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
 }
 
+/// Why an entry of a search answer cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The entry has no id.
+    NoId,
+    /// The id is not a plain id (it would become a file name).
+    NotPlainId(String),
+    /// The image has no position (or one out of range).
+    NoPosition(String),
+    /// The image has no URL of the thumbnail size asked for.
+    NoThumbnail {
+        /// The image's id.
+        id: String,
+        /// The graph API field that was asked for.
+        field: &'static str,
+    },
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::NoId => f.write_str("an entry without an id"),
+            Refused::NotPlainId(id) => {
+                write!(f, "id {id:?} is not a plain id; not used as a file name")
+            }
+            Refused::NoPosition(id) => write!(f, "image {id} has no position"),
+            Refused::NoThumbnail { id, field } => write!(f, "image {id} has no {field} thumbnail"),
+        }
+    }
+}
+
 /// An image of a search answer, or why it cannot be used: it needs a
 /// plain id (it becomes a file name), a position and a thumbnail URL.
-pub fn found_image(item: &Value, size: ThumbSize) -> Result<FoundImage, String> {
+pub fn found_image(item: &Value, size: ThumbSize) -> Result<FoundImage, Refused> {
     let id = match item.get("id") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        _ => return Err("an entry without an id".to_string()),
+        _ => return Err(Refused::NoId),
     };
     if !is_plain_id(&id) {
-        return Err(format!(
-            "id {id:?} is not a plain id; not used as a file name"
-        ));
+        return Err(Refused::NotPlainId(id));
     }
     let Some((lat, lon)) = position(item) else {
-        return Err(format!("image {id} has no position"));
+        return Err(Refused::NoPosition(id));
     };
     let Some(url) = item
         .get(size.field())
         .and_then(Value::as_str)
         .filter(|u| u.starts_with("http"))
     else {
-        return Err(format!("image {id} has no {} thumbnail", size.field()));
+        return Err(Refused::NoThumbnail {
+            id,
+            field: size.field(),
+        });
     };
     Ok(FoundImage {
         id,
@@ -1054,15 +1086,18 @@ mod tests {
         .unwrap();
         assert!(requests.load(Ordering::SeqCst) >= 5);
         assert_eq!(found.refused.len(), 20, "{:?}", found.refused);
-        assert!(
+        assert!(found.refused.contains(&Refused::NoThumbnail {
+            id: "500".to_string(),
+            field: "thumb_1024_url"
+        }));
+        assert!(found.refused.contains(&Refused::NoId));
+        assert_eq!(
             found
                 .refused
-                .contains(&"image 500 has no thumb_1024_url thumbnail".to_string())
-        );
-        assert!(
-            found
-                .refused
-                .contains(&"an entry without an id".to_string())
+                .iter()
+                .map(ToString::to_string)
+                .find(|r| r.contains("500 ")),
+            Some("image 500 has no thumb_1024_url thumbnail".to_string())
         );
         assert!(found.images.is_empty());
     }

@@ -175,3 +175,36 @@ impl Reason for crate::files::MoveError {
         }
     }
 }
+
+impl Reason for crate::download::Refused {
+    fn code(&self) -> &'static str {
+        use crate::download::Refused as R;
+        match self {
+            R::NoId => "no_id",
+            R::NotPlainId(_) => "not_plain_id",
+            R::NoPosition(_) => "no_position",
+            R::NoThumbnail { .. } => "no_thumbnail",
+        }
+    }
+}
+
+impl Reason for crate::download::DownloadError {
+    fn code(&self) -> &'static str {
+        use crate::api::ApiError as A;
+        use crate::download::DownloadError as E;
+        match self {
+            E::Api(A::Refused { .. }) => "server_refused",
+            E::Api(A::ServerFailing { .. }) => "server_failing",
+            E::Api(A::TimedOut { .. } | A::NoProgress { .. }) => "too_slow",
+            E::Api(A::Unreachable { .. }) => "unreachable",
+            E::Api(A::BodyTooLarge { .. }) => "too_large",
+            E::Api(A::UnsupportedScheme { .. } | A::BadUrl { .. }) => "bad_url",
+            E::Api(A::Interrupted) => "interrupted",
+            E::Api(_) => "bad_answer",
+            E::Io(_) => "file_error",
+            E::NotJpeg => "not_jpeg",
+            E::Incomplete { .. } => "incomplete",
+            E::File(e) => e.code(),
+        }
+    }
+}

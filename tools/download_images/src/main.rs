@@ -1,87 +1,249 @@
 //! download_images: downloads the Mapillary images inside a bounding box
 //! into `downloaded/`, with `downloaded.txt` listing them.
 
+use std::ffi::OsStr;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use mapillary_cli::network::{connect, read_token};
-use mapillary_cli::{
-    Args, DRY_RUN, Failure, Opt, Positional, Reporter, Status, Tool, Unit, interrupt_flag,
-    parse_finite, plural, shown,
+use mapillary_cli::connection::{connect, read_token};
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{
+    Complete, DOWNLOAD_JOBS, DryRun, Flag, Positional, Shared, ToolArgs, UsageError, finite,
+    number, path, text,
 };
-use mapillary_core::api::graph::BoundingBox;
+use mapillary_cli::printer::{Printer, Unit, plural};
+use mapillary_cli::tool::Tool;
+use mapillary_cli::{Status, interrupt_flag};
+use mapillary_core::api::graph::{BoundingBox, Edge};
 use mapillary_core::batch::for_each_in_order;
 use mapillary_core::download::{
-    DEFAULT_MAX_REQUESTS, DEFAULT_THUMBNAIL_DEADLINE, Fetched, Listing, SearchLimits, ThumbSize,
-    ThumbnailFetcher, search_within, update_listing,
+    DEFAULT_MAX_REQUESTS, DEFAULT_THUMBNAIL_DEADLINE, Fetched, Listing, SearchLimits, SearchResult,
+    ThumbSize, ThumbnailFetcher, search_within, update_listing,
 };
 use mapillary_core::exif::remove_stale_temporaries;
+use mapillary_core::reason::Reason;
+use mapillary_core::shown::shown;
+use serde_json::json;
 
-const JOBS: Opt = Opt {
-    long: "jobs",
-    short: Some('j'),
-    value: Some("N"),
-    doc: "Download N images at a time (default 8).",
-};
-const SIZE: Opt = Opt {
-    long: "size",
-    short: None,
-    value: Some("SIZE"),
-    doc: "Thumbnail size: 256, 1024 (default, as in 2015), 2048 or original.",
-};
-const OUTPUT: Opt = Opt {
-    long: "output",
-    short: Some('o'),
-    value: Some("DIR"),
-    doc: "The folder to download into (default: downloaded).",
-};
-const MAX_REQUESTS: Opt = Opt {
-    long: "max-requests",
-    short: None,
-    value: Some("N"),
-    doc: "Send at most N search requests (default 1000); a box that would need more is stopped with a message.",
-};
-const TIMEOUT: Opt = Opt {
-    long: "timeout",
-    short: None,
-    value: Some("SECONDS"),
-    doc: "Give up on a thumbnail request that has not arrived in full after SECONDS (default 120); it is tried 4 times.",
-};
+#[derive(Debug)]
+struct Args {
+    shared: Shared,
+    bbox: BoundingBox,
+    max_results: usize,
+    size: ThumbSize,
+    output: PathBuf,
+    max_requests: usize,
+    timeout: Duration,
+}
 
-const TOOL: Tool = Tool {
+impl Default for Args {
+    fn default() -> Args {
+        Args {
+            shared: Shared::default(),
+            // Every edge is a required argument, so each is replaced.
+            bbox: BoundingBox::WORLD,
+            max_results: 400,
+            size: ThumbSize::S1024,
+            output: PathBuf::from("downloaded"),
+            max_requests: DEFAULT_MAX_REQUESTS,
+            timeout: DEFAULT_THUMBNAIL_DEADLINE,
+        }
+    }
+}
+
+impl ToolArgs for Args {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+
+    /// Each edge was checked as it was read; here, that they make a box.
+    fn check(&self) -> Result<(), UsageError> {
+        self.bbox.validate().map_err(|e| UsageError(e.to_string()))
+    }
+}
+
+/// Reads one edge of the box: a finite number of degrees, in range.
+fn edge(args: &mut Args, value: &OsStr, edge: Edge) -> Result<(), UsageError> {
+    let degrees = finite(value, edge.name(), "degrees")?;
+    edge.set(&mut args.bbox, degrees)
+        .map_err(|e| UsageError(e.to_string()))
+}
+
+fn max_results(args: &mut Args, value: &OsStr) -> Result<(), UsageError> {
+    let given = text(value, "max_results")?;
+    args.max_results = given
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "max_results must be a whole number above 0, not '{given}'"
+            ))
+        })?;
+    Ok(())
+}
+
+/// `--size SIZE`.
+struct Size;
+
+impl Flag<Args> for Size {
+    fn long(&self) -> &'static str {
+        "size"
+    }
+    fn value_name(&self) -> Option<&'static str> {
+        Some("SIZE")
+    }
+    fn doc(&self) -> &'static str {
+        "Thumbnail size: 256, 1024 (default, as in 2015), 2048 or original."
+    }
+    fn complete(&self) -> Complete {
+        Complete::Choices(&["256", "1024", "2048", "original"])
+    }
+    fn set(&self, args: &mut Args, value: Option<&OsStr>) -> Result<(), UsageError> {
+        let given = text(value.unwrap_or_default(), "--size")?;
+        args.size = ThumbSize::parse(&given)
+            .ok_or_else(|| UsageError("--size must be 256, 1024, 2048 or original".into()))?;
+        Ok(())
+    }
+}
+
+/// `-o, --output DIR`.
+struct Output;
+
+impl Flag<Args> for Output {
+    fn long(&self) -> &'static str {
+        "output"
+    }
+    fn short(&self) -> Option<char> {
+        Some('o')
+    }
+    fn value_name(&self) -> Option<&'static str> {
+        Some("DIR")
+    }
+    fn doc(&self) -> &'static str {
+        "The folder to download into (default: downloaded); created when missing."
+    }
+    fn complete(&self) -> Complete {
+        Complete::Folder
+    }
+    fn set(&self, args: &mut Args, value: Option<&OsStr>) -> Result<(), UsageError> {
+        let folder = path(value.unwrap_or_default());
+        if folder.as_os_str().is_empty() {
+            return Err(UsageError("--output needs a folder name".into()));
+        }
+        args.output = folder;
+        Ok(())
+    }
+}
+
+/// `--max-requests N`.
+struct MaxRequests;
+
+impl Flag<Args> for MaxRequests {
+    fn long(&self) -> &'static str {
+        "max-requests"
+    }
+    fn value_name(&self) -> Option<&'static str> {
+        Some("N")
+    }
+    fn doc(&self) -> &'static str {
+        "Send at most N search requests (default 1000); a box that would need more is stopped with a message."
+    }
+    fn set(&self, args: &mut Args, value: Option<&OsStr>) -> Result<(), UsageError> {
+        let n: usize = number(value.unwrap_or_default(), "--max-requests")?;
+        if n == 0 {
+            return Err(UsageError("--max-requests must be at least 1".into()));
+        }
+        args.max_requests = n;
+        Ok(())
+    }
+}
+
+/// The longest `--timeout`: a day.
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+
+/// `--timeout SECONDS`.
+struct Timeout;
+
+impl Flag<Args> for Timeout {
+    fn long(&self) -> &'static str {
+        "timeout"
+    }
+    fn value_name(&self) -> Option<&'static str> {
+        Some("SECONDS")
+    }
+    fn doc(&self) -> &'static str {
+        "Give up on a thumbnail request that has not arrived in full after SECONDS (default 120); it is tried 4 times."
+    }
+    fn set(&self, args: &mut Args, value: Option<&OsStr>) -> Result<(), UsageError> {
+        let value = value.unwrap_or_default();
+        let seconds = finite(value, "--timeout", "seconds")?;
+        args.timeout = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero() && seconds <= MAX_TIMEOUT_SECONDS)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--timeout must be more than 0 and at most 86400 seconds, not '{}'",
+                    value.to_string_lossy()
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+const TOOL: Tool<Args> = Tool {
     name: "download_images",
     version: env!("CARGO_PKG_VERSION"),
     about: "Download the Mapillary images inside a bounding box.",
     positionals: &[
         Positional {
             name: "min_lat",
-            optional: false,
             doc: "Southern edge, decimal degrees (-90 to 90).",
+            optional: false,
+            complete: Complete::Nothing,
+            set: |a, v| edge(a, v, Edge::MinLat),
         },
         Positional {
             name: "max_lat",
-            optional: false,
             doc: "Northern edge.",
+            optional: false,
+            complete: Complete::Nothing,
+            set: |a, v| edge(a, v, Edge::MaxLat),
         },
         Positional {
             name: "min_lon",
-            optional: false,
             doc: "Western edge, decimal degrees (-180 to 180).",
+            optional: false,
+            complete: Complete::Nothing,
+            set: |a, v| edge(a, v, Edge::MinLon),
         },
         Positional {
             name: "max_lon",
-            optional: false,
             doc: "Eastern edge.",
+            optional: false,
+            complete: Complete::Nothing,
+            set: |a, v| edge(a, v, Edge::MaxLon),
         },
         Positional {
             name: "max_results",
-            optional: true,
             doc: "At most this many images (default 400).",
+            optional: true,
+            complete: Complete::Nothing,
+            set: max_results,
         },
     ],
-    options: &[JOBS, SIZE, OUTPUT, MAX_REQUESTS, TIMEOUT, DRY_RUN],
+    flags: &[
+        &DOWNLOAD_JOBS,
+        &Size,
+        &Output,
+        &MaxRequests,
+        &Timeout,
+        &DryRun,
+    ],
     description: "Searches Mapillary (API v4, images by bounding box) for images inside the rectangle (note the \
         order: both latitudes first, as in 2015) and saves their thumbnails as <image id>.jpg in the output \
         folder, with downloaded.txt listing every image there as filename,lat,lon (the 2015 format). The \
@@ -128,214 +290,217 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn parse_box(args: &Args) -> Result<(BoundingBox, usize), Failure> {
-    let mut v = [0.0f64; 4];
-    for (i, name) in ["min_lat", "max_lat", "min_lon", "max_lon"]
-        .iter()
-        .enumerate()
-    {
-        v[i] = args.finite(i, name, "degrees")?.unwrap_or_default();
-    }
-    let [min_lat, max_lat, min_lon, max_lon] = v;
-    for (name, value, limit) in [
-        ("min_lat", min_lat, 90.0),
-        ("max_lat", max_lat, 90.0),
-        ("min_lon", min_lon, 180.0),
-        ("max_lon", max_lon, 180.0),
-    ] {
-        if value.abs() > limit {
-            return Err(Failure::Usage(format!(
-                "{name} {value} is outside -{limit}..{limit}"
-            )));
-        }
-    }
-    if min_lat >= max_lat {
-        return Err(Failure::Usage(format!(
-            "min_lat {min_lat} must be less than max_lat {max_lat}"
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
+    // A folder named on the command line that cannot be one: before any
+    // request.
+    let output = &args.output;
+    if fs::metadata(output).is_ok_and(|m| !m.is_dir()) {
+        return Err(Failure::input(format_args!(
+            "{}: not a folder (--output)",
+            shown(output)
         )));
     }
-    if min_lon >= max_lon {
-        return Err(Failure::Usage(format!(
-            "min_lon {min_lon} must be less than max_lon {max_lon}"
-        )));
-    }
-    let max_results = match args.text(4, "max_results")? {
-        None => 400,
-        Some(t) => t
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                Failure::Usage(format!(
-                    "max_results must be a whole number above 0, not '{t}'"
-                ))
-            })?,
-    };
-    Ok((
-        BoundingBox {
-            min_lat,
-            max_lat,
-            min_lon,
-            max_lon,
-        },
-        max_results,
-    ))
-}
-
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let (bbox, max_results) = parse_box(args)?;
-    let jobs = match args.option_number::<usize>(JOBS.long)? {
-        Some(0) => return Err(Failure::Usage("--jobs must be at least 1".to_string())),
-        Some(n) => n,
-        None => 8,
-    };
-    let size = match args.value(SIZE.long) {
-        None => ThumbSize::S1024,
-        Some(s) => ThumbSize::parse(&s.to_string_lossy()).ok_or_else(|| {
-            Failure::Usage("--size must be 256, 1024, 2048 or original".to_string())
-        })?,
-    };
-    let output = args
-        .value(OUTPUT.long)
-        .map_or_else(|| PathBuf::from("downloaded"), PathBuf::from);
-    let dry_run = args.flag(DRY_RUN.long);
+    let connection = connect(printer);
+    let token = read_token(&connection, printer)?;
     let limits = SearchLimits {
-        max_requests: match args.option_number::<usize>(MAX_REQUESTS.long)? {
-            Some(0) => {
-                return Err(Failure::Usage(
-                    "--max-requests must be at least 1".to_string(),
-                ));
-            }
-            Some(n) => n,
-            None => DEFAULT_MAX_REQUESTS,
-        },
+        max_requests: args.max_requests,
         ..SearchLimits::default()
     };
-    let deadline = match args.value(TIMEOUT.long) {
-        None => DEFAULT_THUMBNAIL_DEADLINE,
-        Some(v) => {
-            let secs = parse_finite(v, "--timeout", "seconds")?;
-            std::time::Duration::try_from_secs_f64(secs)
-                .ok()
-                .filter(|d| !d.is_zero() && secs <= 86_400.0)
-                .ok_or_else(|| {
-                    Failure::Usage(format!(
-                        "--timeout must be more than 0 and at most 86400 seconds, not '{}'",
-                        v.to_string_lossy()
-                    ))
-                })?
-        }
-    };
-
-    let connection = connect(reporter);
-    let token = read_token(&connection, reporter)?;
-    let found = search_within(&connection.graph, &token, &bbox, size, max_results, &limits)
-        .map_err(Failure::fatal)?;
-    reporter.explain(format_args!(
+    let found = search_within(
+        &connection.graph,
+        &token,
+        &args.bbox,
+        args.size,
+        args.max_results,
+        &limits,
+    )?;
+    printer.explain(format_args!(
         "{} to the images endpoint; at most {} waiting at a time",
         plural(found.requests, "request", "requests"),
         plural(found.most_pending, "tile", "tiles")
     ));
     for why in &found.refused {
-        reporter.error(format_args!("refused: {why}"));
+        refused(printer, why);
     }
     if let Some(stop) = &found.stopped {
-        reporter.error(format_args!("{stop} (--max-requests sets the limit)"));
+        printer.error(format_args!("{stop} (--max-requests sets the limit)"));
     }
-    let searched = found.stopped.is_none();
-    if dry_run {
+    if found.images.is_empty() && found.refused.is_empty() && found.stopped.is_none() {
+        return Err(Failure::nothing_to_do(format_args!(
+            "no images in the box (latitude {} to {}, longitude {} to {})",
+            args.bbox.min_lat, args.bbox.max_lat, args.bbox.min_lon, args.bbox.max_lon
+        )));
+    }
+    let complete = found.refused.is_empty() && found.stopped.is_none();
+    if args.shared.dry_run {
         for image in &found.images {
-            reporter.line(format_args!(
-                "{},{},{} <- {}",
-                image.file_name(),
-                image.lat,
-                image.lon,
-                image.url
-            ));
+            printer.item(
+                "image",
+                format_args!(
+                    "{},{},{} <- {}",
+                    image.file_name(),
+                    image.lat,
+                    image.lon,
+                    image.url
+                ),
+                json!({
+                    "id": image.id,
+                    "file": image.file_name(),
+                    "lat": image.lat,
+                    "lon": image.lon,
+                    "url": image.url,
+                }),
+            );
         }
-        reporter.summary(format_args!(
-            "found {}; nothing downloaded (dry run)",
-            found.images.len()
-        ));
-        return Ok(if found.refused.is_empty() && searched {
+        printer.summary(
+            format_args!("found {}; nothing downloaded (dry run)", found.images.len()),
+            json!({"found": found.images.len(), "failed": found.refused.len()}),
+        );
+        return Ok(if complete {
             Status::Done
         } else {
             Status::Incomplete
         });
     }
+    download(&args, printer, &found, complete)
+}
 
-    fs::create_dir_all(&output).map_err(|e| {
-        Failure::Fatal(format!(
-            "{}: {}",
-            shown(&output),
+/// An entry of the server's answer that cannot be used: an error for
+/// people, an object with the reason's code for scripts.
+fn refused(printer: &Printer, why: &dyn Reason) {
+    if printer.is_json() {
+        printer.item(
+            "refused",
+            why,
+            json!({"reason": {"code": why.code(), "message": why.to_string()}}),
+        );
+    } else {
+        printer.error(format_args!("refused: {why}"));
+    }
+}
+
+/// What the downloads came to.
+#[derive(Debug, Default)]
+struct Counts {
+    downloaded: usize,
+    already_there: usize,
+    failed: usize,
+}
+
+fn download(
+    args: &Args,
+    printer: &Printer,
+    found: &SearchResult,
+    complete: bool,
+) -> Result<Status, Failure> {
+    let output = &args.output;
+    fs::create_dir_all(output).map_err(|e| {
+        Failure::input(format_args!(
+            "{}: {} (--output)",
+            shown(output),
             mapillary_core::io_reason(&e)
         ))
     })?;
-    if let Ok(removed) = remove_stale_temporaries(&output) {
-        for r in removed {
-            reporter.warn(format_args!(
-                "removed {}, left by an interrupted run",
-                shown(&r)
-            ));
+    match remove_stale_temporaries(output) {
+        Ok(removed) => {
+            for r in removed {
+                printer.warn(format_args!(
+                    "removed {}, left by an interrupted run",
+                    shown(&r)
+                ));
+            }
         }
+        Err(e) => printer.warn(format_args!(
+            "{}: could not look for leftover temporary files: {e}",
+            shown(output)
+        )),
     }
-    let fetcher = ThumbnailFetcher::new().with_deadline(deadline);
-    let r = reporter.clone();
-    let notify = move |m: &str| r.warn(m);
-    let (mut downloaded, mut skipped, mut failed) = (0, 0, found.refused.len());
-    let mut present = Vec::new();
-    reporter.start_progress(found.images.len() as u64, Unit::Items);
+    let fetcher = ThumbnailFetcher::new().with_deadline(args.timeout);
+    let p = printer.clone();
+    let notify = move |m: &str| p.warn(m);
+    let mut counts = Counts {
+        failed: found.refused.len(),
+        ..Counts::default()
+    };
+    // The images now in the folder, for downloaded.txt.
+    let mut present = Listing::new();
+    let progress = printer.progress(
+        "downloading",
+        found.images.len() as u64,
+        Unit::Items("images"),
+    );
     let stop = interrupt_flag();
-    for_each_in_order(
+    let reported = for_each_in_order(
         &found.images,
-        jobs,
+        args.shared.jobs,
         stop,
-        |_, image| fetcher.fetch(image, &output, &notify),
+        |_, image| fetcher.fetch(image, output, &notify),
         |_, image, result| {
-            reporter.advance(1);
+            progress.advance(1);
+            let file = output.join(image.file_name());
+            let data = json!({"id": image.id, "lat": image.lat, "lon": image.lon});
             match result {
                 Ok(Fetched::Downloaded) => {
-                    downloaded += 1;
-                    present.push(image.clone());
-                    reporter.explain(format_args!("{}", image.file_name()));
+                    counts.downloaded += 1;
+                    present.insert(image.file_name(), (image.lat, image.lon));
+                    printer.explain(format_args!("{}", image.file_name()));
+                    printer.done(&file, "downloaded", None, data);
                 }
                 Ok(Fetched::AlreadyThere) => {
-                    skipped += 1;
-                    present.push(image.clone());
+                    counts.already_there += 1;
+                    present.insert(image.file_name(), (image.lat, image.lon));
+                    printer.done(&file, "already_there", None, data);
                 }
                 Err(e) => {
-                    failed += 1;
-                    reporter.problem(&output.join(image.file_name()), e);
+                    counts.failed += 1;
+                    printer.failed(&file, &e);
                 }
             }
         },
     );
-    reporter.finish_progress();
-
-    // downloaded.txt: every line it had, and the images it lacks.
-    let listing_path = output.join("downloaded.txt");
-    let listing: Listing = present
-        .iter()
-        .map(|image| (image.file_name(), (image.lat, image.lon)))
-        .collect();
-    let listed = update_listing(&listing_path, &listing)
-        .map_err(|e| Failure::Fatal(format!("{}: {e}", shown(&listing_path))))?;
-
-    reporter.summary(format_args!(
-        "found {}, downloaded {downloaded}, skipped {skipped} (already there), failed {failed}; {} in {}",
+    drop(progress);
+    let listed = list(output, &present)?;
+    let summary = format!(
+        "found {}, downloaded {}, skipped {} (already there), failed {}; {} in {}",
         found.images.len(),
+        counts.downloaded,
+        counts.already_there,
+        counts.failed,
         plural(listed, "image", "images"),
-        shown(&output)
-    ));
-    Ok(if stop.load(Ordering::SeqCst) {
+        shown(output)
+    );
+    printer.summary(
+        summary,
+        json!({
+            "found": found.images.len(),
+            "done": counts.downloaded,
+            "already_there": counts.already_there,
+            "failed": counts.failed,
+            "listed": listed,
+            "folder": shown(output).to_string(),
+        }),
+    );
+    let left = found.images.len() - reported;
+    Ok(if stop.load(Ordering::SeqCst) && left > 0 {
+        printer.error(format_args!(
+            "interrupted: {} not downloaded; run again to finish",
+            plural(left, "image", "images")
+        ));
         Status::Interrupted
-    } else if failed > 0 || !searched {
+    } else if counts.failed > 0 || !complete {
         Status::Incomplete
     } else {
         Status::Done
     })
+}
+
+/// Adds the images now in `output` to its downloaded.txt (every line it
+/// had is kept); returns how many images it lists.
+fn list(output: &Path, present: &Listing) -> Result<usize, Failure> {
+    let path = output.join("downloaded.txt");
+    update_listing(&path, present)
+        .map_err(|e| Failure::fatal(format_args!("{}: {e}", shown(&path))))
 }

@@ -50,7 +50,165 @@ pub struct BoundingBox {
     pub max_lon: f64,
 }
 
+/// One edge of a [`BoundingBox`], named as download_images' arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// The southern edge.
+    MinLat,
+    /// The northern edge.
+    MaxLat,
+    /// The western edge.
+    MinLon,
+    /// The eastern edge.
+    MaxLon,
+}
+
+impl Edge {
+    /// Its name: `min_lat`, `max_lat`, `min_lon`, `max_lon`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Edge::MinLat => "min_lat",
+            Edge::MaxLat => "max_lat",
+            Edge::MinLon => "min_lon",
+            Edge::MaxLon => "max_lon",
+        }
+    }
+
+    /// How far from 0 it may be: 90 degrees of latitude, 180 of longitude.
+    pub fn limit(self) -> f64 {
+        match self {
+            Edge::MinLat | Edge::MaxLat => 90.0,
+            Edge::MinLon | Edge::MaxLon => 180.0,
+        }
+    }
+
+    /// `value`, if it is a position this edge can have.
+    pub fn check(self, value: f64) -> Result<f64, BoxError> {
+        // Written so that NaN is out of range too.
+        if value.abs() <= self.limit() {
+            Ok(value)
+        } else {
+            Err(BoxError::OutOfRange { edge: self, value })
+        }
+    }
+
+    /// Moves this edge of `bbox` to `value`, if it is in range.
+    pub fn set(self, bbox: &mut BoundingBox, value: f64) -> Result<(), BoxError> {
+        let value = self.check(value)?;
+        match self {
+            Edge::MinLat => bbox.min_lat = value,
+            Edge::MaxLat => bbox.max_lat = value,
+            Edge::MinLon => bbox.min_lon = value,
+            Edge::MaxLon => bbox.max_lon = value,
+        }
+        Ok(())
+    }
+}
+
+/// Why four numbers are not a bounding box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BoxError {
+    /// An edge beyond the poles or the antimeridian.
+    OutOfRange {
+        /// The edge.
+        edge: Edge,
+        /// Its value.
+        value: f64,
+    },
+    /// An edge not below the opposite one: the box would be empty (or
+    /// given in the wrong order).
+    Empty {
+        /// The southern or western edge.
+        low: Edge,
+        /// Its value.
+        low_value: f64,
+        /// The northern or eastern edge.
+        high: Edge,
+        /// Its value.
+        high_value: f64,
+    },
+}
+
+impl std::fmt::Display for BoxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            BoxError::OutOfRange { edge, value } => write!(
+                f,
+                "{} {value} is outside -{limit}..{limit}",
+                edge.name(),
+                limit = edge.limit()
+            ),
+            BoxError::Empty {
+                low,
+                low_value,
+                high,
+                high_value,
+            } => write!(
+                f,
+                "{} {low_value} must be less than {} {high_value}",
+                low.name(),
+                high.name()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BoxError {}
+
 impl BoundingBox {
+    /// The whole world.
+    pub const WORLD: BoundingBox = BoundingBox {
+        min_lat: -90.0,
+        max_lat: 90.0,
+        min_lon: -180.0,
+        max_lon: 180.0,
+    };
+
+    /// The box with these edges, if they make one: each in range, and the
+    /// southern and western edges below the northern and eastern ones.
+    pub fn new(
+        min_lat: f64,
+        max_lat: f64,
+        min_lon: f64,
+        max_lon: f64,
+    ) -> Result<BoundingBox, BoxError> {
+        let bbox = BoundingBox {
+            min_lat,
+            max_lat,
+            min_lon,
+            max_lon,
+        };
+        bbox.validate()?;
+        Ok(bbox)
+    }
+
+    /// Whether the edges make a box: each in range, and the southern and
+    /// western edges below the northern and eastern ones.
+    pub fn validate(&self) -> Result<(), BoxError> {
+        for (edge, value) in [
+            (Edge::MinLat, self.min_lat),
+            (Edge::MaxLat, self.max_lat),
+            (Edge::MinLon, self.min_lon),
+            (Edge::MaxLon, self.max_lon),
+        ] {
+            edge.check(value)?;
+        }
+        for (low, low_value, high, high_value) in [
+            (Edge::MinLat, self.min_lat, Edge::MaxLat, self.max_lat),
+            (Edge::MinLon, self.min_lon, Edge::MaxLon, self.max_lon),
+        ] {
+            if low_value >= high_value {
+                return Err(BoxError::Empty {
+                    low,
+                    low_value,
+                    high,
+                    high_value,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The `bbox` query value, longitude first.
     pub fn query_value(&self) -> String {
         format!(
@@ -535,6 +693,47 @@ mod tests {
 
     use super::*;
     use crate::api::test_server::{Request, TestServer};
+
+    #[test]
+    fn a_box_needs_its_edges_in_range_and_in_order() {
+        let b = BoundingBox::new(52.0, 53.0, 13.0, 14.0).unwrap();
+        assert_eq!(b.query_value(), "13,52,14,53");
+        assert_eq!(BoundingBox::WORLD.validate(), Ok(()));
+        for (edges, message) in [
+            ([-91.0, 53.0, 13.0, 14.0], "min_lat -91 is outside -90..90"),
+            (
+                [52.0, 53.0, 13.0, 180.5],
+                "max_lon 180.5 is outside -180..180",
+            ),
+            (
+                [52.0, f64::NAN, 13.0, 14.0],
+                "max_lat NaN is outside -90..90",
+            ),
+            (
+                [52.0, 51.0, 13.0, 14.0],
+                "min_lat 52 must be less than max_lat 51",
+            ),
+            (
+                [52.0, 53.0, 14.0, 14.0],
+                "min_lon 14 must be less than max_lon 14",
+            ),
+        ] {
+            let [a, b, c, d] = edges;
+            let e = BoundingBox::new(a, b, c, d).unwrap_err();
+            assert_eq!(e.to_string(), message);
+        }
+        let mut b = BoundingBox::WORLD;
+        Edge::MinLon.set(&mut b, 179.0).unwrap();
+        assert_eq!(b.min_lon, 179.0);
+        assert_eq!(
+            Edge::MaxLat.set(&mut b, 90.1),
+            Err(BoxError::OutOfRange {
+                edge: Edge::MaxLat,
+                value: 90.1
+            })
+        );
+        assert_eq!(b.max_lat, 90.0, "an edge out of range is not set");
+    }
 
     fn client(server: &TestServer) -> GraphClient {
         GraphClient::new(Endpoints::local(&server.url())).with_policy(RetryPolicy {
