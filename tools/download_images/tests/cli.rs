@@ -555,3 +555,101 @@ fn a_thumbnail_at_one_byte_every_two_seconds_is_given_up_on() {
             .all(|f| !f.contains("1.jpg"))
     );
 }
+
+/// Each way a run can end, with its exit status and its whole lines.
+#[test]
+fn each_outcome_has_its_exit_status() {
+    let seed = Seed {
+        generate_images: None,
+        images: vec![
+            image("1001", 10.001, 20.001, None),
+            image("1002", 10.002, 20.002, None),
+        ],
+        ..Seed::default()
+    };
+    let sandbox = Sandbox::start(seed, &[]);
+    let work = tempfile::tempdir().unwrap();
+    let run = |a: &[&str]| {
+        let a: Vec<&std::ffi::OsStr> = a.iter().map(std::ffi::OsStr::new).collect();
+        sandbox.run(BIN, &a, &[DEMO_TOKEN], work.path())
+    };
+    // Every image downloaded: 0.
+    let (code, stdout, stderr) = run(&["10", "10.01", "20", "20.01"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(
+        stdout,
+        "found 2, downloaded 2, skipped 0 (already there), failed 0; 2 images in downloaded\n"
+    );
+    // Every image already there: still 0 (nothing is missing).
+    let (code, stdout, stderr) = run(&["10", "10.01", "20", "20.01"]);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    assert_eq!(
+        stdout,
+        "found 2, downloaded 0, skipped 2 (already there), failed 0; 2 images in downloaded\n"
+    );
+    // No image in the box: nothing to do, 1, and nothing created.
+    let (code, stdout, stderr) = run(&["11", "11.5", "20", "20.01", "-o", "elsewhere"]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(
+        stderr,
+        "download_images: no images in the box (latitude 11 to 11.5, longitude 20 to 20.01)\n"
+    );
+    assert!(!work.path().join("elsewhere").exists());
+    // An output folder that cannot be one: an input of the command line,
+    // 2, before any request.
+    fs::write(work.path().join("a-file"), b"").unwrap();
+    let before = sandbox.server.stats().requests["images"];
+    let (code, stdout, stderr) = run(&["10", "10.01", "20", "20.01", "-o", "a-file"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(stderr, "download_images: a-file: not a folder (--output)\n");
+    assert_eq!(sandbox.server.stats().requests["images"], before);
+    // Usage errors: 2, the message and the usage line.
+    let usage = "Usage: download_images [options] min_lat max_lat min_lon max_lon [max_results] (see download_images --help)";
+    for (a, message) in [
+        (
+            vec!["10", "10.01", "20", "20.01", "--bogus"],
+            "unknown option --bogus",
+        ),
+        (
+            vec!["10", "9", "20", "20.01"],
+            "min_lat 10 must be less than max_lat 9",
+        ),
+        (
+            vec!["10", "10.01", "200", "20.01"],
+            "min_lon 200 is outside -180..180",
+        ),
+        (
+            vec!["10", "10.01", "20", "20.01", "-j", "0"],
+            "--jobs must be at least 1",
+        ),
+        (
+            vec!["10", "10.01", "20", "20.01", "1", "2"],
+            "unexpected argument '2'",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(&a);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{message}");
+        assert_eq!(stderr, format!("download_images: {message}\n{usage}\n"));
+    }
+}
+
+/// A server that fails every search: one line (with -q, which leaves out
+/// the retries said as they happen), exit status 1, nothing downloaded.
+#[test]
+fn a_server_error_is_one_line_and_exit_status_1() {
+    let sandbox = Sandbox::start(area_seed(), &["503:retry-after=0@graph"]);
+    let work = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args!["-q", "52.4", "52.41", "13.2", "13.21", "5"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("download_images: the server kept failing (HTTP 503"),
+        "{stderr}"
+    );
+    assert!(!work.path().join("downloaded").exists());
+}
