@@ -166,3 +166,208 @@ fn failures_of_the_run_are_an_error_object_and_the_summary() {
     assert_eq!(code, 1);
     assert_eq!(o[0]["kind"], "nothing_to_do");
 }
+
+/// The checks of [`run_json`] on the output of a run already made (a tool
+/// run against the local server, with the environment of a
+/// [`mapillary_testkit::sandbox::Sandbox`]).
+fn json_lines(name: &str, out: std::process::Output) -> (Vec<Value>, i32) {
+    let code = out.status.code().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{name}: stderr in --json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let validator = schema();
+    let objects: Vec<Value> = stdout
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{name}: not JSON ({e}): {line}"));
+            let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{name}: {line}: {errors:?}");
+            assert_eq!(v["tool"], name, "{line}");
+            v
+        })
+        .collect();
+    let last = objects
+        .last()
+        .unwrap_or_else(|| panic!("{name}: no output"));
+    assert_eq!(last["type"], "summary", "{name}: {stdout}");
+    assert_eq!(last["exit_code"], code, "{name}: {stdout}");
+    assert_eq!(
+        objects.iter().filter(|o| o["type"] == "summary").count(),
+        1,
+        "{name}: {stdout}"
+    );
+    (objects, code)
+}
+
+/// Runs `name --json` with `args` in `cwd` against the sandbox's server,
+/// with the demo account's token.
+fn run_json_against(
+    sandbox: &mapillary_testkit::sandbox::Sandbox,
+    name: &str,
+    args: &[OsString],
+    cwd: &Path,
+) -> (Vec<Value>, i32) {
+    let out = sandbox
+        .command(
+            tool(name).to_str().unwrap(),
+            &[mapillary_testkit::sandbox::DEMO_TOKEN],
+        )
+        .args(args)
+        .arg("--json")
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    json_lines(name, out)
+}
+
+#[test]
+fn add_project_prints_the_documented_shape() {
+    use mapillary_core::exif::tags;
+    let sandbox =
+        mapillary_testkit::sandbox::Sandbox::start(mapillary_local_server::Seed::default(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    // Two photos with a Mapillary description and one without (skipped).
+    let trip = photos(dir.path(), 3);
+    for i in 0..2 {
+        let mut edits = photo_edits("2021:06:01 10:00:00", Some("Z"), Some((52.5, 13.4)));
+        edits.set_text(
+            tags::IMAGE_DESCRIPTION,
+            &format!(r#"{{"MAPLatitude":52.5,"MAPLongitude":13.4,"MAPCaptureTime":"2021_06_01_10_00_0{i}_000","MAPSequenceUUID":"s1"}}"#),
+        );
+        write_photo(&trip.join(format!("IMG_{i}.jpg")), i, &edits);
+    }
+    let (o, code) = run_json_against(
+        &sandbox,
+        "add_project",
+        &os(&[&trip, &"200001"]),
+        dir.path(),
+    );
+    assert_eq!((code, count(&o, "photo", "written")), (1, 2));
+    assert!(
+        o.iter()
+            .filter(|v| v["status"] == "written")
+            .all(|v| v["organization"] == "200001")
+    );
+    let skipped: Vec<&Value> = o.iter().filter(|v| v["status"] == "skipped").collect();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["reason"]["code"], "no_description");
+    let summary = o.last().unwrap();
+    assert_eq!(
+        (
+            &summary["done"],
+            &summary["skipped"],
+            &summary["organization"]["name"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(1),
+            &Value::from("Demo Mappers")
+        )
+    );
+    // An organization that is not found ends the run: an error with its
+    // kind, and no photo.
+    let (o, code) = run_json_against(
+        &sandbox,
+        "add_project",
+        &os(&[&trip, &"Moon Mappers"]),
+        dir.path(),
+    );
+    assert_eq!((code, o.len()), (1, 2));
+    assert_eq!(o[0]["kind"], "unknown_organization");
+    // A folder that is not there.
+    let (o, code) = run_json_against(
+        &sandbox,
+        "add_project",
+        &os(&[&dir.path().join("missing"), &"200001"]),
+        dir.path(),
+    );
+    assert_eq!((code, &o[0]["kind"]), (2, &Value::from("input")));
+}
+
+#[test]
+fn download_images_prints_the_documented_shape() {
+    use mapillary_local_server::seed::SeedImage;
+    let image = |id: &str, lat: f64| SeedImage {
+        id: id.to_string(),
+        lat,
+        lon: 20.005,
+        captured_at: 0,
+        compass_angle: 0.0,
+        sequence: "s".to_string(),
+        thumbnail_status: None,
+    };
+    let seed = mapillary_local_server::Seed {
+        images: vec![
+            image("1001", 10.001),
+            image("1002", 10.002),
+            image("../x", 10.003),
+        ],
+        ..mapillary_local_server::Seed::default()
+    };
+    let sandbox = mapillary_testkit::sandbox::Sandbox::start(seed, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let the_box = ["10", "10.01", "20", "20.01"];
+    let args = |more: &[&str]| -> Vec<OsString> {
+        the_box.iter().chain(more).map(OsString::from).collect()
+    };
+    // A dry run: an image object for each, the refused entry with its code.
+    let (o, code) = run_json_against(&sandbox, "download_images", &args(&["-n"]), dir.path());
+    assert_eq!(code, 1, "an entry was refused");
+    let images: Vec<&Value> = o.iter().filter(|v| v["type"] == "image").collect();
+    assert_eq!(images.len(), 2);
+    assert_eq!(
+        (&images[0]["id"], &images[0]["file"]),
+        (&Value::from("1001"), &Value::from("1001.jpg"))
+    );
+    let refused: Vec<&Value> = o.iter().filter(|v| v["type"] == "refused").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["reason"]["code"], "not_plain_id");
+    assert!(!dir.path().join("downloaded").exists());
+    // Downloading, then again: each image downloaded, then already there.
+    let (o, code) = run_json_against(&sandbox, "download_images", &args(&[]), dir.path());
+    assert_eq!((code, count(&o, "photo", "downloaded")), (1, 2));
+    let summary = o.last().unwrap();
+    assert_eq!(
+        (
+            &summary["found"],
+            &summary["done"],
+            &summary["failed"],
+            &summary["listed"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(2),
+            &Value::from(1),
+            &Value::from(2)
+        )
+    );
+    let (o, _) = run_json_against(&sandbox, "download_images", &args(&[]), dir.path());
+    assert_eq!(count(&o, "photo", "already_there"), 2);
+    // Nothing in the box.
+    let (o, code) = run_json_against(
+        &sandbox,
+        "download_images",
+        &os(&[&"11", &"11.01", &"20", &"20.01"]),
+        dir.path(),
+    );
+    assert_eq!((code, o.len()), (1, 2));
+    assert_eq!(o[0]["kind"], "nothing_to_do");
+    // A server that fails: an error of kind server.
+    let failing = mapillary_testkit::sandbox::Sandbox::start(
+        mapillary_local_server::Seed::default(),
+        &["503:retry-after=0@graph"],
+    );
+    let (o, code) = run_json_against(&failing, "download_images", &args(&[]), dir.path());
+    assert_eq!(code, 1);
+    let last_error = o.iter().rev().find(|v| v["type"] == "error").unwrap();
+    assert_eq!(last_error["kind"], "server");
+    assert!(
+        o.iter()
+            .filter(|v| v["type"] == "warning")
+            .all(|v| v["message"].as_str().unwrap().contains("retrying"))
+    );
+}
