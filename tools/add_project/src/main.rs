@@ -73,7 +73,11 @@ const TOOL: Tool<Args> = Tool {
         ID (the number in its page's URL). When the organization is not found, the tool lists yours and \
         changes no photo. Photos without a Mapillary description are skipped (run \
         add_mapillary_tag_from_exif first). Only ImageDescription changes, and each photo is replaced \
-        atomically.",
+        atomically.\n\n\
+        The photos are found first, then the organization, before any photo is touched: a path that is not \
+        there is exit status 2, a folder without photos and an organization not found are 1, each said in \
+        one line. With --json, each photo written has organization (its ID) and the summary has \
+        organization (id and name); see docs/json.md.",
     environment: &[
         (
             "MAPILLARY_ACCESS_TOKEN",

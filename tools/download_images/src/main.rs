@@ -260,7 +260,13 @@ const TOOL: Tool<Args> = Tool {
         Downloads run in parallel and are resumable: each image is streamed into a temporary file and \
         renamed into place only when complete, images already there are skipped, and the folder is never \
         emptied (the 2015 script deleted it). An image id that is not a plain id is refused, never used as a \
-        file name. Thumbnails are fetched without the token, which stays with the API.",
+        file name. Thumbnails are fetched without the token, which stays with the API.\n\n\
+        A box without any image is nothing to do: it is said, nothing is created, and the exit status is 1; \
+        so it is when an entry of the answer is refused or a thumbnail fails. Images already in the folder \
+        are not a failure. An --output that exists and is not a folder is refused before any request (exit \
+        status 2). With --json, each image is a photo object (status downloaded, already_there or failed, \
+        with its id, lat and lon), with --dry-run an image object (id, file, lat, lon, url), and each \
+        refused entry a refused object with its reason's code (see docs/json.md).",
     environment: &[
         (
             "MAPILLARY_ACCESS_TOKEN",

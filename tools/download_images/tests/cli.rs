@@ -653,3 +653,58 @@ fn a_server_error_is_one_line_and_exit_status_1() {
     );
     assert!(!work.path().join("downloaded").exists());
 }
+
+/// On a terminal the progress bar names its step and counts images, the
+/// unit of the summary.
+#[test]
+fn the_progress_bar_says_downloading_in_images() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let seed = Seed {
+        generate_images: None,
+        images: (0..6)
+            .map(|i| {
+                image(
+                    &format!("{}", 3000 + i),
+                    10.001 + i as f64 * 1e-3,
+                    20.001,
+                    None,
+                )
+            })
+            .collect(),
+        ..Seed::default()
+    };
+    let sandbox = Sandbox::start(seed, &["slow=300ms@thumbnails"]);
+    let work = tempfile::tempdir().unwrap();
+    let out = sandbox
+        .command("script", &[DEMO_TOKEN])
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .args([
+            "-qec",
+            &format!("stty cols 100 rows 30; {BIN} 10 10.01 20 20.01 -j 1"),
+            "/dev/null",
+        ])
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("downloading ") && shown.contains("/6 images"),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(
+            "found 6, downloaded 6, skipped 0 (already there), failed 0; 6 images in downloaded\r\n"
+        ),
+        "{shown:?}"
+    );
+}
