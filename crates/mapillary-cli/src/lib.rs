@@ -14,6 +14,7 @@ pub mod printer;
 pub mod report;
 pub mod sequences;
 pub mod spec;
+mod text;
 pub mod tool;
 pub mod uploading;
 pub mod work;
@@ -24,7 +25,8 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use args::{Args, UsageError, parse_finite, parse_number};
+pub use args::Args;
+pub use flags::{UsageError, parse_finite, parse_number};
 pub use report::{Reporter, Tally, Unit, plural, shown};
 pub use spec::{
     DRY_RUN, FORCE, JOBS, KEEP_MTIME, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS,

@@ -93,7 +93,7 @@ const TOOL: Tool<Args> = Tool {
             "Show the times half a second apart, change nothing.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "add_fix_dates.py (2015)",
 };
 

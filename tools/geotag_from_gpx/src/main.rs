@@ -199,7 +199,7 @@ const TOOL: Tool<Args> = Tool {
             "Change nothing yet; open trip.html in a browser to see where the photos would land.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "geotag_from_gpx.py (2015)",
 };
 

@@ -78,7 +78,7 @@ const TOOL: Tool<Args> = Tool {
             "A camera looking to the left.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "interpolate_direction.py (2015)",
 };
 
