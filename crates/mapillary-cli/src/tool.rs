@@ -595,6 +595,7 @@ pub fn main<A: ToolArgs>(
         Err(e) => return usage_error(tool, &e.0),
     };
     let printer = Printer::new(tool.name, args.shared());
+    crate::print_interrupts_with(&printer);
     let outcome = body(args, &printer);
     if let Some(shortfall) = mapillary_core::batch::thread_shortfall() {
         printer.warn(shortfall);
