@@ -15,6 +15,12 @@ use crate::flags::{Complete, Flag, Json, Positional, Quiet, ToolArgs, UsageError
 use crate::printer::Printer;
 use crate::text::{paragraphs, roff, wrap};
 
+/// The variables every tool reads.
+const COMMON_ENVIRONMENT: &[(&str, &str)] = &[(
+    "NO_COLOR",
+    "When set (to anything but the empty string), problems are never coloured. Without it, the tool's name before a problem is red or yellow on a terminal (not with TERM=dumb, and never when stderr is not a terminal).",
+)];
+
 /// Hidden option that prints the man page (used to keep docs/man current).
 pub const GENERATE_MAN: &str = "generate-man";
 
@@ -286,9 +292,9 @@ impl<A: ToolArgs> Tool<A> {
                 s.push_str(&wrap(para, 78));
             }
         }
-        if !self.environment.is_empty() {
+        {
             s.push_str("\nEnvironment:\n");
-            for (name, doc) in self.environment {
+            for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
                 let _ = writeln!(s, "  {name}\n      {doc}");
             }
         }
@@ -353,9 +359,9 @@ impl<A: ToolArgs> Tool<A> {
                 let _ = writeln!(s, "{}", roff(para));
             }
         }
-        if !self.environment.is_empty() {
+        {
             s.push_str(".SH ENVIRONMENT\n");
-            for (name, doc) in self.environment {
+            for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
                 let _ = writeln!(s, ".TP\n.B {}\n{}", roff(name), roff(doc));
             }
         }
