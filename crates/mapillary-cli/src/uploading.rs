@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 
 use crate::connection::{Connection, connect, sign_in};
 use crate::failure::Failure;
+use crate::flags::Shared;
 use crate::printer::{Printer, Progress, Unit, plural};
 use crate::sequences::report_findings;
 use crate::work::{Tally, find_photos, read_photos_and_facts};
@@ -92,6 +93,32 @@ impl fmt::Debug for Upload<'_> {
             .field("sequences", &self.sequences)
             .field("finalize", &self.finalize)
             .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Upload<'a> {
+    /// The photos at `path` made into images by `plan`, with the shared
+    /// flags' `--jobs` and `--dry-run`, grouped as `sequences` says; no
+    /// organization, every sequence finalized, the photos left where they
+    /// are (change those fields for more).
+    pub fn new(
+        shared: &Shared,
+        path: &'a Path,
+        sequences: Sequences,
+        rules: Rules,
+        plan: PlanImage<'a>,
+    ) -> Upload<'a> {
+        Upload {
+            path,
+            jobs: shared.jobs,
+            dry_run: shared.dry_run,
+            rules,
+            sequences,
+            organization: None,
+            finalize: Finalize::Always,
+            outboxes: None,
+            plan,
+        }
     }
 }
 

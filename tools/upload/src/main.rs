@@ -11,7 +11,7 @@ use mapillary_cli::flags::{Complete, DryRun, Positional, Shared, ToolArgs, UPLOA
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{Cutoffs, ENV_CHECKS, ENV_LIMITS, rules};
 use mapillary_cli::tool::Tool;
-use mapillary_cli::uploading::{Finalize, Outboxes, Sequences, Upload, upload};
+use mapillary_cli::uploading::{Outboxes, Sequences, Upload, upload};
 use mapillary_core::description::Description;
 use mapillary_core::reason::Unusable;
 use mapillary_core::upload::PlannedImage;
@@ -67,7 +67,12 @@ const TOOL: Tool<Args> = Tool {
         could not be sent for a reason that may pass (no connection, a nonsensical answer from the server, \
         a file that could not be read) stays where it is, for the next run. No file is ever overwritten; a \
         photo that cannot be moved is named and makes the exit status 1. success/ and failed/ are not \
-        searched when they lie inside path; named themselves (upload failed) they are uploaded.",
+        searched when they lie inside path; named themselves (upload failed) they are uploaded.\n\n\
+        Progress: a 'reading' bar counts the photos read, an 'uploading' bar the megabytes sent (10^6 \
+        bytes, as the summary). With --json, each sequence is a 'sequence' object (name, photos, status: \
+        uploaded, already_uploaded, would_upload, not_finalized or failed; cluster_id, bytes, reason), each \
+        photo uploaded a 'photo' object (status uploaded or would_upload, with 'to', the place it was moved \
+        to), and the summary counts photos and sequences and gives sent_bytes (docs/json.md).",
     environment: &[
         (
             "MAPILLARY_ACCESS_TOKEN",
@@ -126,18 +131,15 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
             .ok_or(Unusable::NoSequence)?;
         Ok(PlannedImage::new(file, description, facts)?)
     };
-    upload(
-        printer,
-        Upload {
-            path: &args.path,
-            jobs: args.shared.jobs,
-            dry_run: args.shared.dry_run,
-            rules: rules(Cutoffs::default())?,
-            sequences: Sequences::Described,
-            organization: None,
-            finalize: Finalize::Always,
-            outboxes: Some(Outboxes::new(&cwd, &args.path)),
-            plan: &plan,
-        },
-    )
+    let job = Upload {
+        outboxes: Some(Outboxes::new(&cwd, &args.path)),
+        ..Upload::new(
+            &args.shared,
+            &args.path,
+            Sequences::Described,
+            rules(Cutoffs::default())?,
+            &plan,
+        )
+    };
+    upload(printer, job)
 }

@@ -14,7 +14,7 @@ use mapillary_cli::sequences::{
     CutoffArgs, CutoffDistance, CutoffTime, Cutoffs, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, rules,
 };
 use mapillary_cli::tool::Tool;
-use mapillary_cli::uploading::{Finalize, Sequences, Upload, upload};
+use mapillary_cli::uploading::{Sequences, Upload, upload};
 use mapillary_cli::work::time_warnings;
 use mapillary_core::description::Description;
 use mapillary_core::exif::PhotoExif;
@@ -81,7 +81,13 @@ const TOOL: Tool<Args> = Tool {
         400 km/h are left out, each reason in one message). Each photo's Mapillary description is built as add_mapillary_tag_from_exif does \
         (keeping the keys of a Mapillary description it already holds), with the organization when \
         project_name is given (as add_project does; it is resolved before anything is uploaded), and the \
-        sequences are uploaded resumably (see upload(1)). The photos are not changed and not moved.",
+        sequences are uploaded resumably (see upload(1)). The photos are not changed and not moved.\n\n\
+        Every sequence is finalized once its photos are uploaded: this tool never asks. --yes (and \
+        MAPILLARY_TOOLS_PROMPT_DISABLED=YES) are accepted as by upload_with_authentication, so that one \
+        command line serves both; they change nothing here.\n\n\
+        Progress: a 'reading' bar counts the photos read, an 'uploading' bar the megabytes sent. With \
+        --json, each sequence is a 'sequence' object and each photo uploaded a 'photo' object, as with \
+        upload(1) (docs/json.md).",
     environment: &[
         (
             "MAPILLARY_ACCESS_TOKEN",
@@ -94,6 +100,10 @@ const TOOL: Tool<Args> = Tool {
         (
             "MAPILLARY_EMAIL, MAPILLARY_PASSWORD",
             "Log in with these (needs MAPILLARY_CLIENT_TOKEN).",
+        ),
+        (
+            "MAPILLARY_TOOLS_PROMPT_DISABLED",
+            "Accepted (YES), as by upload_with_authentication; this tool never asks.",
         ),
         (
             "MAPILLARY_GRAPH_API_ENDPOINT, MAPILLARY_UPLOAD_ENDPOINT",
@@ -130,18 +140,15 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     };
     // --yes (and MAPILLARY_TOOLS_PROMPT_DISABLED) are taken as by the
     // other upload tools; this one never asks.
-    upload(
-        printer,
-        Upload {
-            path: &args.path,
-            jobs: args.shared.jobs,
-            dry_run: args.shared.dry_run,
-            rules: rules(args.cutoffs)?,
-            sequences: Sequences::Formed,
-            organization: args.project.as_deref(),
-            finalize: Finalize::Always,
-            outboxes: None,
-            plan: &plan,
-        },
-    )
+    let job = Upload {
+        organization: args.project.as_deref(),
+        ..Upload::new(
+            &args.shared,
+            &args.path,
+            Sequences::Formed,
+            rules(args.cutoffs)?,
+            &plan,
+        )
+    };
+    upload(printer, job)
 }

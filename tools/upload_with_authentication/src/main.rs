@@ -70,10 +70,15 @@ const TOOL: Tool<Args> = Tool {
         100 m gaps, Mapillary's limits; duplicates, photos at 0,0 and sequences faster than 400 km/h left \
         out, each reason in one message), gives each sequence a new UUID, and uploads them resumably (see \
         upload(1)). Photos that already hold a Mapillary description are refused: use upload for those.\n\n\
-        Before each sequence is finalized it asks 'Finalize upload? [y/n]' (three tries). Without a terminal \
-        to ask on, it needs --yes (or MAPILLARY_TOOLS_PROMPT_DISABLED=YES) and otherwise stops before \
-        sending anything. Answering no leaves the photos uploaded but not finalized; a later run finalizes \
-        them without sending them again. Photos are not moved.\n\n\
+        Before each sequence is finalized it asks 'N photos of sequence X uploaded. Finalize upload? [y/n]' \
+        on the terminal, with the progress bar out of the way (three tries; y or yes, n or no; the end of \
+        the input is no). Without a terminal to ask on, it needs --yes (or \
+        MAPILLARY_TOOLS_PROMPT_DISABLED=YES) and otherwise stops before sending anything; a dry run asks \
+        nothing. Answering no leaves the photos uploaded but not finalized; a later run finalizes them \
+        without sending them again. Photos are not moved.\n\n\
+        Progress: a 'reading' bar counts the photos read, an 'uploading' bar the megabytes sent. With \
+        --json, each sequence is a 'sequence' object and each photo uploaded a 'photo' object, as with \
+        upload(1) (docs/json.md); the question is still asked on the terminal, so scripts pass --yes.\n\n\
         The 2015 MAPILLARY_PERMISSION_HASH and MAPILLARY_SIGNATURE_HASH were upload policies of a service \
         that no longer exists: they are ignored (never sent), and an access token is used instead.",
     environment: &[
@@ -139,18 +144,15 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
         Ok(PlannedImage::new(file, built.description, facts)?)
     };
     let ask = !(args.shared.yes || prompt_disabled());
-    upload(
-        printer,
-        Upload {
-            path: &args.path,
-            jobs: args.shared.jobs,
-            dry_run: args.shared.dry_run,
-            rules: rules(args.cutoffs)?,
-            sequences: Sequences::Formed,
-            organization: None,
-            finalize: if ask { Finalize::Ask } else { Finalize::Always },
-            outboxes: None,
-            plan: &plan,
-        },
-    )
+    let job = Upload {
+        finalize: if ask { Finalize::Ask } else { Finalize::Always },
+        ..Upload::new(
+            &args.shared,
+            &args.path,
+            Sequences::Formed,
+            rules(args.cutoffs)?,
+            &plan,
+        )
+    };
+    upload(printer, job)
 }
