@@ -137,12 +137,12 @@ pub fn prompt_disabled() -> bool {
 /// or group the sequences, upload them, move the photos (when the tool
 /// does), and sum up. Returns the run's status.
 pub fn upload(printer: &Printer, job: Upload<'_>) -> Result<Status, Failure> {
-    if job.finalize == Finalize::Ask && !job.dry_run && !std::io::stdin().is_terminal() {
-        return Err(Failure::fatal(NO_TERMINAL));
-    }
     let mut files = find_photos(job.path, printer)?;
     if let Some(outboxes) = &job.outboxes {
         files.retain(|f| !outboxes.skips(f));
+    }
+    if job.finalize == Finalize::Ask && !job.dry_run && !std::io::stdin().is_terminal() {
+        return Err(Failure::fatal(NO_TERMINAL));
     }
     let connection = connect(printer);
     let organization = match job.organization {

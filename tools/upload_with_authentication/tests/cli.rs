@@ -362,3 +362,87 @@ fn a_pause_makes_a_new_sequence_and_a_duplicate_is_left_out() {
         "{stdout}"
     );
 }
+
+#[test]
+fn each_case_has_its_exit_status() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let one_line = |stderr: &str, line: String| {
+        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
+    };
+    // A path that is not there: 2, one line (with or without --yes).
+    let missing = work.path().join("missing");
+    for a in [&args![&missing][..], &args![&missing, "--yes"][..]] {
+        let (code, stdout, stderr) = sandbox.run(BIN, a, &[DEMO_TOKEN], work.path());
+        assert_eq!((code, stdout.as_str()), (2, ""));
+        one_line(
+            &stderr,
+            format!(
+                "upload_with_authentication: {}: no such file or folder",
+                missing.display()
+            ),
+        );
+    }
+    // A folder without photos: 1, with a message.
+    let empty = work.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&empty, "-y"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "upload_with_authentication: no photos (.jpg, .jpeg) under {}",
+            empty.display()
+        ),
+    );
+    // Usage errors: 2, with the usage line.
+    for (bad, message) in [
+        (
+            &args![&empty, "--cutoff-distance", "-5"][..],
+            "upload_with_authentication: --cutoff-distance must be a number of metres, 0 or more (or inf), not '-5'",
+        ),
+        (
+            args![&empty, "--cutoff-time", "NaN"],
+            "upload_with_authentication: --cutoff-time must be a number of seconds, 0 or more (or inf), not 'NaN'",
+        ),
+        (
+            &args![&empty, "--frobnicate"][..],
+            "upload_with_authentication: unknown option --frobnicate",
+        ),
+    ] {
+        let (code, _, stderr) = sandbox.run(BIN, bad, &[DEMO_TOKEN], work.path());
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [
+                message,
+                "Usage: upload_with_authentication [options] path (see upload_with_authentication --help)"
+            ]
+        );
+    }
+    assert!(sandbox.server.stats().requests.is_empty());
+    // Everything uploaded: 0 (--yes with --dry-run is fine: nothing asked).
+    let dir = work.path().join("day");
+    camera_photos(&dir, 2);
+    let (code, stdout, stderr) =
+        sandbox.run(BIN, args![&dir, "-y", "-n"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1 sequence would be uploaded, 0 skipped (already uploaded), 0 failed")
+    );
+    let (code, _, stderr) = sandbox.run(BIN, args![&dir, "-y"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stderr}");
+    // A photo skipped: 1.
+    let blank = dir.join("blank.jpg");
+    fs::write(&blank, mapillary_testkit::plain_jpeg(8, 8, 1)).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&dir, "--yes"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "upload_with_authentication: {}: skipped: no GPSLatitude",
+            blank.display()
+        ),
+    );
+}
