@@ -256,7 +256,7 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
         None => String::new(),
     };
     let mut counts = tally.json();
-    counts["sequences"] = json!(plan.sequences);
+    counts["sequence_ids"] = json!(plan.sequences);
     if let Some(u) = &user {
         counts["account"] = json!(u);
     }
