@@ -4,7 +4,6 @@
 
 use std::ffi::OsStr;
 use std::fmt::{self, Write as _};
-use std::path::PathBuf;
 
 use mapillary_core::auth::Environment;
 use mapillary_core::reason::Reason;
@@ -238,7 +237,7 @@ pub fn report_findings(
             Finding::LeftOut { photos, reason } => {
                 left_out += photos.len();
                 if printer.is_json() {
-                    let why = LeftOutReason(reason.clone());
+                    let why = LeftOutReason(*reason);
                     for photo in photos {
                         printer.skipped(photo, &why);
                     }
@@ -259,20 +258,73 @@ pub fn report_findings(
     left_out
 }
 
-/// The photos the rules left out, in the order of the findings.
-pub fn left_out_photos(findings: &[Finding]) -> Vec<PathBuf> {
-    findings
-        .iter()
-        .flat_map(|f| match f {
-            Finding::LeftOut { photos, .. } => photos.clone(),
-            Finding::Cut { .. } => Vec::new(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flags::Shared;
+
+    #[derive(Debug, Default)]
+    struct Args {
+        shared: Shared,
+        cutoffs: Cutoffs,
+    }
+
+    impl ToolArgs for Args {
+        fn shared(&mut self) -> &mut Shared {
+            &mut self.shared
+        }
+    }
+
+    impl CutoffArgs for Args {
+        fn cutoffs(&mut self) -> &mut Cutoffs {
+            &mut self.cutoffs
+        }
+    }
+
+    #[test]
+    fn cutoffs_are_typed_flags_that_override_the_rules() {
+        let mut a = Args::default();
+        Flag::<Args>::set(&CutoffTime, &mut a, Some(OsStr::new("120"))).unwrap();
+        Flag::<Args>::set(&CutoffDistance, &mut a, Some(OsStr::new("inf"))).unwrap();
+        assert_eq!(a.cutoffs.time, Some(120.0));
+        assert_eq!(a.cutoffs.distance, Some(f64::INFINITY));
+        let r = rules(a.cutoffs).unwrap();
+        assert_eq!((r.cutoff_time, r.cutoff_distance), (120.0, f64::INFINITY));
+        let untouched = rules(Cutoffs::default()).unwrap();
+        assert_eq!(
+            (untouched.duplicate_distance, untouched.max_speed_kmh),
+            (r.duplicate_distance, r.max_speed_kmh)
+        );
+        for bad in ["NaN", "-1", "soon", ""] {
+            let e = Flag::<Args>::set(&CutoffTime, &mut a, Some(OsStr::new(bad))).unwrap_err();
+            assert_eq!(
+                e.0,
+                format!(
+                    "--cutoff-time must be a number of seconds, 0 or more (or inf), not '{bad}'"
+                )
+            );
+        }
+        assert_eq!(a.cutoffs.time, Some(120.0), "a bad value changes nothing");
+    }
+
+    #[test]
+    fn photos_left_out_have_a_code_per_reason() {
+        let codes: Vec<&str> = [
+            LeftOut::NullIsland,
+            LeftOut::Duplicate {
+                distance: 0.1,
+                angle: 5.0,
+            },
+        ]
+        .into_iter()
+        .map(|r| LeftOutReason(r).code())
+        .collect();
+        assert_eq!(codes, ["null_island", "duplicate"]);
+        assert_eq!(
+            LeftOutReason(LeftOut::NullIsland).to_string(),
+            left_out_reason(&LeftOut::NullIsland)
+        );
+    }
 
     #[test]
     fn words() {

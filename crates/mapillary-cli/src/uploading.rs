@@ -150,13 +150,14 @@ pub fn upload(printer: &Printer, job: Upload<'_>) -> Result<Status, Failure> {
         None => None,
     };
     let plan = job.plan;
-    let (images, read, status) = read_photos_and_facts(printer, &files, job.jobs, |file, exif, facts| {
-        let mut image = plan(file, exif, facts)?;
-        if let Some(org) = &organization {
-            image.description.set_organization(&org.id)?;
-        }
-        Ok(image)
-    });
+    let (images, read, status) =
+        read_photos_and_facts(printer, &files, job.jobs, |file, exif, facts| {
+            let mut image = plan(file, exif, facts)?;
+            if let Some(org) = &organization {
+                image.description.set_organization(&org.id)?;
+            }
+            Ok(image)
+        });
     if status == Status::Interrupted {
         return Ok(status);
     }
@@ -164,8 +165,12 @@ pub fn upload(printer: &Printer, job: Upload<'_>) -> Result<Status, Failure> {
         Sequences::Described => (images, 0),
         Sequences::Formed => {
             let formed = form_sequences(images, &job.rules, Forming::Cut);
-            let left_out =
-                report_findings(printer, &formed.findings, "not uploaded", "new sequence from");
+            let left_out = report_findings(
+                printer,
+                &formed.findings,
+                "not uploaded",
+                "new sequence from",
+            );
             let images = formed.named(|_| new_sequence_uuid());
             explain_folders(printer, &images);
             (images, left_out)
@@ -174,8 +179,7 @@ pub fn upload(printer: &Printer, job: Upload<'_>) -> Result<Status, Failure> {
     let (plans, unusable) = plan_sequences(printer, images);
     let asking = job.finalize == Finalize::Ask;
     let confirm = |name: &str, photos: usize| !asking || ask_to_finalize(printer, name, photos);
-    let (report, upload_status) =
-        upload_sequences(printer, &connection, plans, &job, &confirm)?;
+    let (report, upload_status) = upload_sequences(printer, &connection, plans, &job, &confirm)?;
 
     // Uploaded photos go to success/, photos refused for good to failed/;
     // the rest stay where they are, for the next run.

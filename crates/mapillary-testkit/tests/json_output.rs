@@ -198,10 +198,8 @@ fn reason_codes(objects: &[Value]) -> Vec<&str> {
 
 #[test]
 fn the_upload_tools_print_the_documented_shape() {
-    let sandbox = mapillary_testkit::sandbox::Sandbox::start(
-        mapillary_local_server::Seed::default(),
-        &[],
-    );
+    let sandbox =
+        mapillary_testkit::sandbox::Sandbox::start(mapillary_local_server::Seed::default(), &[]);
     let dir = tempfile::tempdir().unwrap();
 
     // add_mapillary_tag_from_exif: four photos tagged, one standing
@@ -232,7 +230,10 @@ fn the_upload_tools_print_the_documented_shape() {
     assert_eq!((code, count(&o, "photo", "written")), (1, 4));
     let summary = o.last().unwrap();
     assert_eq!(summary["sequence_ids"], serde_json::json!(["walk-1"]));
-    assert_eq!((&summary["done"], &summary["skipped"]), (&Value::from(4), &Value::from(2)));
+    assert_eq!(
+        (&summary["done"], &summary["skipped"]),
+        (&Value::from(4), &Value::from(2))
+    );
 
     // upload: the tagged photos go up and to success/; the others stay.
     let (o, code) = run_json_uploading(&sandbox, "upload", &os(&[&trip, &"--dry-run"]), dir.path());
@@ -240,8 +241,16 @@ fn the_upload_tools_print_the_documented_shape() {
     let sequences: Vec<&Value> = o.iter().filter(|v| v["type"] == "sequence").collect();
     assert_eq!(sequences.len(), 1);
     assert_eq!(
-        (&sequences[0]["name"], &sequences[0]["status"], &sequences[0]["photos"]),
-        (&Value::from("walk-1"), &Value::from("would_upload"), &Value::from(4))
+        (
+            &sequences[0]["name"],
+            &sequences[0]["status"],
+            &sequences[0]["photos"]
+        ),
+        (
+            &Value::from("walk-1"),
+            &Value::from("would_upload"),
+            &Value::from(4)
+        )
     );
     let (o, code) = run_json_uploading(&sandbox, "upload", &os(&[&trip]), dir.path());
     assert_eq!((code, count(&o, "photo", "uploaded")), (1, 4));
@@ -283,7 +292,10 @@ fn the_upload_tools_print_the_documented_shape() {
     assert_eq!(code, 0);
     let summary = o.last().unwrap();
     assert_eq!(
-        (&summary["status"], &summary["sequences"]["already_uploaded"]),
+        (
+            &summary["status"],
+            &summary["sequences"]["already_uploaded"]
+        ),
         (&Value::from("done"), &Value::from(1))
     );
 

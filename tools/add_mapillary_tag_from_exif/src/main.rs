@@ -17,7 +17,9 @@ use mapillary_cli::sequences::{
     report_findings, rules,
 };
 use mapillary_cli::tool::Tool;
-use mapillary_cli::work::{Tally, find_photos, read_photos_and_facts, rewrite_photos, time_warnings};
+use mapillary_cli::work::{
+    Tally, find_photos, read_photos_and_facts, rewrite_photos, time_warnings,
+};
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Updated, update_file};

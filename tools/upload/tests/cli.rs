@@ -339,7 +339,10 @@ fn each_case_has_its_exit_status() {
         format!("upload: no photos (.jpg, .jpeg) under {}", empty.display()),
     );
     // Usage errors: 2.
-    for bad in [args![&empty, "--jobs", "0"], args![&empty, "--cutoff-time", "9"]] {
+    for bad in [
+        args![&empty, "--jobs", "0"],
+        args![&empty, "--cutoff-time", "9"],
+    ] {
         let (code, _, stderr) = sandbox.run(BIN, bad, &[DEMO_TOKEN], work.path());
         assert_eq!(code, 2, "{stderr}");
         assert_eq!(
@@ -365,7 +368,10 @@ fn each_case_has_its_exit_status() {
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{stdout}");
-    assert!(lines[0].starts_with("sequence S: 2 photos uploaded, cluster "), "{stdout}");
+    assert!(
+        lines[0].starts_with("sequence S: 2 photos uploaded, cluster "),
+        "{stdout}"
+    );
     assert!(
         lines[1].starts_with("1 sequence uploaded, 0 skipped (already uploaded), 0 failed; "),
         "{stdout}"

@@ -191,8 +191,12 @@ fn each_case_has_its_exit_status() {
     };
     // A path that is not there: 2, one line, before any request.
     let missing = work.path().join("missing");
-    let (code, stdout, stderr) =
-        sandbox.run(BIN, args![&missing, "Demo Mappers"], &[DEMO_TOKEN], work.path());
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args![&missing, "Demo Mappers"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
     assert_eq!((code, stdout.as_str()), (2, ""));
     one_line(
         &stderr,
@@ -214,8 +218,7 @@ fn each_case_has_its_exit_status() {
         ),
     );
     // A usage error: 2.
-    let (code, _, stderr) =
-        sandbox.run(BIN, args![&empty, "a", "b"], &[DEMO_TOKEN], work.path());
+    let (code, _, stderr) = sandbox.run(BIN, args![&empty, "a", "b"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 2);
     assert_eq!(
         stderr.lines().collect::<Vec<_>>(),
@@ -229,23 +232,22 @@ fn each_case_has_its_exit_status() {
     // are taken as by upload_with_authentication (this tool never asks).
     let trips = work.path().join("trips");
     folders(&trips, &[2]);
-    let (code, stdout, stderr) = sandbox.run(BIN, args![&trips, "--yes"], &[DEMO_TOKEN], work.path());
+    let (code, stdout, stderr) =
+        sandbox.run(BIN, args![&trips, "--yes"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("1 sequence uploaded, 0 skipped (already uploaded), 0 failed; ")),
+        stdout.lines().last().is_some_and(
+            |l| l.starts_with("1 sequence uploaded, 0 skipped (already uploaded), 0 failed; ")
+        ),
         "{stdout}"
     );
     let vars = [DEMO_TOKEN, ("MAPILLARY_TOOLS_PROMPT_DISABLED", "YES")];
     let (code, stdout, stderr) = sandbox.run(BIN, args![&trips, "-y"], &vars, work.path());
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("0 sequences uploaded, 1 skipped (already uploaded), 0 failed; ")),
+        stdout.lines().last().is_some_and(
+            |l| l.starts_with("0 sequences uploaded, 1 skipped (already uploaded), 0 failed; ")
+        ),
         "{stdout}"
     );
     // A photo skipped: 1.

@@ -190,7 +190,10 @@ fn on_terminal(sandbox: &Sandbox, dir: &Path, extra: &str, answers: &[&str]) -> 
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "the tool hangs");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the tool hangs"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(stdin);
@@ -208,7 +211,9 @@ fn assert_prompts_stand_alone(out: &str, answers: &[&str]) {
     assert_eq!(starts.len(), answers.len(), "{out:?}");
     let question = "3 photos of sequence ";
     for (start, answer) in starts.iter().zip(answers) {
-        let line_start = out[..*start].rfind(question).unwrap_or_else(|| panic!("{out:?}"));
+        let line_start = out[..*start]
+            .rfind(question)
+            .unwrap_or_else(|| panic!("{out:?}"));
         let before = &out[..line_start];
         assert!(
             before.is_empty()
