@@ -4,13 +4,14 @@
 
 use std::ffi::OsStr;
 use std::fmt::{self, Write as _};
+use std::path::PathBuf;
 
 use mapillary_core::auth::Environment;
 use mapillary_core::reason::Reason;
 use mapillary_core::sequence::rules::{Cut, Finding, LeftOut, Rules};
 
 use crate::failure::Failure;
-use crate::flags::{Flag, ToolArgs, UsageError};
+use crate::flags::{Flag, Shared, ToolArgs, UsageError};
 use crate::printer::{Printer, plural};
 
 /// The rule overrides a tool's command line gives: `--cutoff-time` and
@@ -27,6 +28,33 @@ pub struct Cutoffs {
 pub trait CutoffArgs: ToolArgs {
     /// The cutoffs of the command line.
     fn cutoffs(&mut self) -> &mut Cutoffs;
+}
+
+/// The arguments of a tool that forms sequences from the photos at a
+/// path: the shared flags, the path, the cutoffs, and the tool's own
+/// (`T`).
+#[derive(Debug, Default)]
+pub struct FormingArgs<T> {
+    /// The shared flags' values.
+    pub shared: Shared,
+    /// The path given.
+    pub path: PathBuf,
+    /// `--cutoff-time`, `--cutoff-distance`.
+    pub cutoffs: Cutoffs,
+    /// The tool's own arguments.
+    pub own: T,
+}
+
+impl<T: Default + 'static> ToolArgs for FormingArgs<T> {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+impl<T: Default + 'static> CutoffArgs for FormingArgs<T> {
+    fn cutoffs(&mut self) -> &mut Cutoffs {
+        &mut self.cutoffs
+    }
 }
 
 /// A cutoff value: a number, 0 or more (`inf`: never cut).
@@ -261,25 +289,8 @@ pub fn report_findings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Shared;
 
-    #[derive(Debug, Default)]
-    struct Args {
-        shared: Shared,
-        cutoffs: Cutoffs,
-    }
-
-    impl ToolArgs for Args {
-        fn shared(&mut self) -> &mut Shared {
-            &mut self.shared
-        }
-    }
-
-    impl CutoffArgs for Args {
-        fn cutoffs(&mut self) -> &mut Cutoffs {
-            &mut self.cutoffs
-        }
-    }
+    type Args = FormingArgs<()>;
 
     #[test]
     fn cutoffs_are_typed_flags_that_override_the_rules() {

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone, ToolArgs,
-    UsageError, path, text,
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, SyncWrites, Timezone, UsageError, path,
+    text,
 };
 use mapillary_cli::printer::{Printer, plural};
 use mapillary_cli::sequences::{
-    CutoffArgs, CutoffDistance, CutoffTime, Cutoffs, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS,
-    report_findings, rules,
+    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, report_findings,
+    rules,
 };
 use mapillary_cli::tool::Tool;
 use mapillary_cli::work::{
@@ -28,25 +28,14 @@ use mapillary_core::shown::shown;
 use mapillary_core::upload::PlannedImage;
 use serde_json::json;
 
+/// The tool's own argument.
 #[derive(Debug, Default)]
-struct Args {
-    shared: Shared,
-    path: PathBuf,
+struct Own {
+    /// The sequence every photo joins.
     sequence_id: Option<String>,
-    cutoffs: Cutoffs,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
-
-impl CutoffArgs for Args {
-    fn cutoffs(&mut self) -> &mut Cutoffs {
-        &mut self.cutoffs
-    }
-}
+type Args = FormingArgs<Own>;
 
 fn sequence_id(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageError> {
     let id = text(value, "sequence_id")?;
@@ -55,7 +44,7 @@ fn sequence_id(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageErro
             "sequence_id '{id}' may hold only letters, digits, _ and -"
         )));
     }
-    args.sequence_id = Some(id);
+    args.own.sequence_id = Some(id);
     Ok(())
 }
 
@@ -151,7 +140,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
-    let chosen = args.sequence_id.as_deref();
+    let chosen = args.own.sequence_id.as_deref();
     let zone = args.shared.zone_rule();
     let rules = rules(args.cutoffs)?;
     let dry_run = args.shared.dry_run;

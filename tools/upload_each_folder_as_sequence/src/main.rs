@@ -1,17 +1,15 @@
 //! upload_each_folder_as_sequence: uploads every folder of photos as its
 //! own sequence, optionally joining an organization (2015: project).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{
-    Complete, DryRun, Positional, Shared, Timezone, ToolArgs, UPLOAD_JOBS, Yes, path, text,
-};
+use mapillary_cli::flags::{Complete, DryRun, Positional, Timezone, UPLOAD_JOBS, Yes, path, text};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
-    CutoffArgs, CutoffDistance, CutoffTime, Cutoffs, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, rules,
+    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
 };
 use mapillary_cli::tool::Tool;
 use mapillary_cli::uploading::{Sequences, Upload, upload};
@@ -21,25 +19,14 @@ use mapillary_core::exif::PhotoExif;
 use mapillary_core::sequence::PLACEHOLDER_ID;
 use mapillary_core::upload::PlannedImage;
 
+/// The tool's own argument.
 #[derive(Debug, Default)]
-struct Args {
-    shared: Shared,
-    path: PathBuf,
+struct Own {
+    /// The organization the sequences join.
     project: Option<String>,
-    cutoffs: Cutoffs,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
-
-impl CutoffArgs for Args {
-    fn cutoffs(&mut self) -> &mut Cutoffs {
-        &mut self.cutoffs
-    }
-}
+type Args = FormingArgs<Own>;
 
 const TOOL: Tool<Args> = Tool {
     name: "upload_each_folder_as_sequence",
@@ -62,7 +49,7 @@ const TOOL: Tool<Args> = Tool {
             optional: true,
             complete: Complete::Nothing,
             set: |a, v| {
-                a.project = Some(text(v, "project_name")?);
+                a.own.project = Some(text(v, "project_name")?);
                 Ok(())
             },
         },
@@ -141,7 +128,7 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     // --yes (and MAPILLARY_TOOLS_PROMPT_DISABLED) are taken as by the
     // other upload tools; this one never asks.
     let job = Upload {
-        organization: args.project.as_deref(),
+        organization: args.own.project.as_deref(),
         ..Upload::new(
             &args.shared,
             &args.path,

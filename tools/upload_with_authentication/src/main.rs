@@ -2,17 +2,15 @@
 //! sequence, building their Mapillary descriptions on the fly (the photos
 //! are not changed), and asks before the sequence is finalized.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{
-    Complete, DryRun, Positional, Shared, Timezone, ToolArgs, UPLOAD_JOBS, Yes, path,
-};
+use mapillary_cli::flags::{Complete, DryRun, Positional, Timezone, UPLOAD_JOBS, Yes, path};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
-    CutoffArgs, CutoffDistance, CutoffTime, Cutoffs, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, rules,
+    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
 };
 use mapillary_cli::tool::Tool;
 use mapillary_cli::uploading::{Finalize, Sequences, Upload, prompt_disabled, upload};
@@ -23,24 +21,7 @@ use mapillary_core::reason::Refused;
 use mapillary_core::sequence::PLACEHOLDER_ID;
 use mapillary_core::upload::PlannedImage;
 
-#[derive(Debug, Default)]
-struct Args {
-    shared: Shared,
-    path: PathBuf,
-    cutoffs: Cutoffs,
-}
-
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
-
-impl CutoffArgs for Args {
-    fn cutoffs(&mut self) -> &mut Cutoffs {
-        &mut self.cutoffs
-    }
-}
+type Args = FormingArgs<()>;
 
 const TOOL: Tool<Args> = Tool {
     name: "upload_with_authentication",
