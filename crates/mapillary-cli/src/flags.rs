@@ -174,6 +174,52 @@ pub trait ToolArgs: Default + 'static {
     }
 }
 
+/// Implements [`ToolArgs`] for a tool's arguments struct that keeps the
+/// shared flags in its field `shared`; with `path: field`, also
+/// [`PathArg`] for the field that holds the `path` positional.
+#[macro_export]
+macro_rules! tool_args {
+    ($args:ty) => {
+        impl $crate::flags::ToolArgs for $args {
+            fn shared(&mut self) -> &mut $crate::flags::Shared {
+                &mut self.shared
+            }
+        }
+    };
+    ($args:ty, path: $field:ident) => {
+        $crate::tool_args!($args);
+        impl $crate::flags::PathArg for $args {
+            fn path_mut(&mut self) -> &mut ::std::path::PathBuf {
+                &mut self.$field
+            }
+        }
+    };
+}
+
+/// The arguments of a tool that takes a `path` of photos.
+pub trait PathArg {
+    /// Where the `path` positional goes.
+    fn path_mut(&mut self) -> &mut PathBuf;
+}
+
+/// What the `path` of most tools is.
+pub const PHOTOS_PATH_DOC: &str = "A .jpg/.jpeg file, or a folder searched recursively for them.";
+
+/// The `path` positional (the first of every tool that works on photos),
+/// explained by `doc` (usually [`PHOTOS_PATH_DOC`]).
+pub const fn photos_path<A: PathArg>(doc: &'static str) -> Positional<A> {
+    Positional {
+        name: "path",
+        doc,
+        optional: false,
+        complete: Complete::Path,
+        set: |a, v| {
+            *a.path_mut() = path(v);
+            Ok(())
+        },
+    }
+}
+
 fn usage(message: impl Into<String>) -> UsageError {
     UsageError(message.into())
 }

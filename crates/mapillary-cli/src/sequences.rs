@@ -51,6 +51,12 @@ impl<T: Default + 'static> ToolArgs for FormingArgs<T> {
     }
 }
 
+impl<T> crate::flags::PathArg for FormingArgs<T> {
+    fn path_mut(&mut self) -> &mut PathBuf {
+        &mut self.path
+    }
+}
+
 impl<T: Default + 'static> CutoffArgs for FormingArgs<T> {
     fn cutoffs(&mut self) -> &mut Cutoffs {
         &mut self.cutoffs

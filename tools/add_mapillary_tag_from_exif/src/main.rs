@@ -2,14 +2,14 @@
 //! into photos from other cameras, from their own EXIF, so that they are
 //! handled like Mapillary-app photos.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, SyncWrites, Timezone, UsageError, path,
-    text,
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, SyncWrites, Timezone, UsageError, text,
 };
 use mapillary_cli::printer::{Printer, plural};
 use mapillary_cli::sequences::{
@@ -53,16 +53,7 @@ const TOOL: Tool<Args> = Tool {
     version: env!("CARGO_PKG_VERSION"),
     about: "Write the Mapillary image description into photos from other cameras, from their EXIF.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "sequence_id",
             doc: "The sequence all the photos join (letters, digits, _ and -); default: the photos are cut into sequences, each with a new random UUID.",

@@ -2,12 +2,13 @@
 //! with a sequence (Mapillary-app photos, or photos tagged with
 //! add_mapillary_tag_from_exif), then moves each into success/ or failed/.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{Complete, DryRun, Positional, Shared, ToolArgs, UPLOAD_JOBS, path};
+use mapillary_cli::flags::{DryRun, Shared, UPLOAD_JOBS};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{Cutoffs, ENV_CHECKS, ENV_LIMITS, rules};
 use mapillary_cli::tool::Tool;
@@ -22,26 +23,13 @@ struct Args {
     path: PathBuf,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
+mapillary_cli::tool_args!(Args, path: path);
 
 const TOOL: Tool<Args> = Tool {
     name: "upload",
     version: env!("CARGO_PKG_VERSION"),
     about: "Upload photos that hold a Mapillary description; move them to success/ or failed/.",
-    positionals: &[Positional {
-        name: "path",
-        doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-        optional: false,
-        complete: Complete::Path,
-        set: |a, v| {
-            a.path = path(v);
-            Ok(())
-        },
-    }],
+    positionals: &[photos_path(PHOTOS_PATH_DOC)],
     flags: &[&DryRun, &UPLOAD_JOBS],
     description: "Uploads the photos whose EXIF ImageDescription holds a Mapillary description with a \
         MAPSequenceUUID (photos from the Mapillary apps, or tagged with add_mapillary_tag_from_exif); other \

@@ -1,12 +1,13 @@
 //! upload_each_folder_as_sequence: uploads every folder of photos as its
 //! own sequence, optionally joining an organization (2015: project).
 
+use mapillary_cli::flags::photos_path;
 use std::path::Path;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{Complete, DryRun, Positional, Timezone, UPLOAD_JOBS, Yes, path, text};
+use mapillary_cli::flags::{Complete, DryRun, Positional, Timezone, UPLOAD_JOBS, Yes, text};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
     CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
@@ -33,16 +34,7 @@ const TOOL: Tool<Args> = Tool {
     version: env!("CARGO_PKG_VERSION"),
     about: "Upload every folder of photos as its own sequence.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A folder searched recursively for .jpg/.jpeg files (or one file).",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path("A folder searched recursively for .jpg/.jpeg files (or one file)."),
         Positional {
             name: "project_name",
             doc: "An organization (2015: project) the sequences join: its ID, or the name or slug of one of yours.",

@@ -2,12 +2,13 @@
 //! sequence, building their Mapillary descriptions on the fly (the photos
 //! are not changed), and asks before the sequence is finalized.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::Path;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{Complete, DryRun, Positional, Timezone, UPLOAD_JOBS, Yes, path};
+use mapillary_cli::flags::{DryRun, Timezone, UPLOAD_JOBS, Yes};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
     CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
@@ -27,16 +28,7 @@ const TOOL: Tool<Args> = Tool {
     name: "upload_with_authentication",
     version: env!("CARGO_PKG_VERSION"),
     about: "Upload photos from other cameras as new sequences, asking before each is finalized.",
-    positionals: &[Positional {
-        name: "path",
-        doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-        optional: false,
-        complete: Complete::Path,
-        set: |a, v| {
-            a.path = path(v);
-            Ok(())
-        },
-    }],
+    positionals: &[photos_path(PHOTOS_PATH_DOC)],
     flags: &[
         &Yes,
         &DryRun,
