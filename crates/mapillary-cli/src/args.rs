@@ -1,28 +1,10 @@
 //! Parsing a tool's command line with lexopt, against its [`Tool`] spec.
 
 use std::ffi::{OsStr, OsString};
-use std::fmt;
 use std::str::FromStr;
 
+use crate::flags::{UsageError, is_negative_number, parse_finite, parse_number};
 use crate::spec::{GENERATE_MAN, Opt, Tool};
-
-/// A usage error: the message, printed with the usage line; exit status 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-impl From<lexopt::Error> for UsageError {
-    fn from(e: lexopt::Error) -> Self {
-        UsageError(e.to_string())
-    }
-}
 
 /// The parsed command line.
 #[derive(Debug, Clone, Default)]
@@ -42,18 +24,6 @@ pub enum Parsed {
     Version,
     /// `--generate-man`.
     Man,
-}
-
-/// Whether a raw argument is a negative number (`-3.5`, `-90`, `-1e999`,
-/// `-inf`, `-nan`), which the legacy forms take as positionals
-/// (`geotag_from_gpx p t.gpx -3.5`). Infinities and NaN count as numbers
-/// here so that the argument they belong to refuses them by name
-/// ("increment must be a finite number of seconds, not '-inf'") instead of
-/// lexopt reading `-inf` as the options `-i -n -f`; no tool has a short
-/// option that such a cluster could mean.
-pub(crate) fn is_negative_number(arg: &OsStr) -> bool {
-    arg.to_str()
-        .is_some_and(|s| s.len() > 1 && s.starts_with('-') && s[1..].parse::<f64>().is_ok())
 }
 
 fn find_long(tool: &Tool, name: &str) -> Option<&'static Opt> {
@@ -200,29 +170,6 @@ impl Args {
         self.value(long)
             .map(|v| parse_number(v, &format!("--{long}")))
             .transpose()
-    }
-}
-
-/// Parses a number argument, with an error naming the argument.
-pub fn parse_number<T: FromStr>(value: &OsStr, name: &str) -> Result<T, UsageError> {
-    let text = value.to_string_lossy();
-    text.trim()
-        .parse()
-        .map_err(|_| UsageError(format!("{name} must be a number, not '{text}'")))
-}
-
-/// Parses a finite number of `unit`, with an error naming the argument:
-/// "increment must be a finite number of seconds, not '-inf'".
-pub fn parse_finite(value: &OsStr, name: &str, unit: &str) -> Result<f64, UsageError> {
-    let text = value.to_string_lossy();
-    match text.trim().parse::<f64>() {
-        Ok(x) if x.is_finite() => Ok(x),
-        Ok(_) => Err(UsageError(format!(
-            "{name} must be a finite number of {unit}, not '{text}'"
-        ))),
-        Err(_) => Err(UsageError(format!(
-            "{name} must be a number of {unit}, not '{text}'"
-        ))),
     }
 }
 

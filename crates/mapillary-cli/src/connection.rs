@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use mapillary_core::api::Endpoints;
 use mapillary_core::api::graph::{
-    GraphClient, Organization, OrganizationError, User, authenticate, resolve_organization,
+    GraphClient, Organization, User, authenticate, resolve_organization,
 };
 use mapillary_core::auth::{Credentials, Environment, Secret, UserToken};
 
-use crate::failure::{Failure, ToolError};
+use crate::failure::Failure;
 use crate::interrupt_flag;
 use crate::printer::Printer;
 
@@ -81,16 +81,4 @@ pub fn find_organization(
     let org = resolve_organization(&connection.graph, token, wanted)?;
     printer.explain(format_args!("organization {} ({})", org.name, org.id));
     Ok(org)
-}
-
-/// An organization that cannot be found ends the run (exit status 1, as
-/// the 2015 script), with the user's organizations named.
-impl ToolError for OrganizationError {
-    fn kind(&self) -> &'static str {
-        match self {
-            OrganizationError::Unknown { .. } => "unknown_organization",
-            OrganizationError::NeedId { .. } => "organization_needs_id",
-            OrganizationError::Api(e) => e.kind(),
-        }
-    }
 }

@@ -8,9 +8,12 @@
 use std::fmt;
 
 use mapillary_core::api::ApiError;
+use mapillary_core::api::graph::OrganizationError;
 use mapillary_core::auth::AuthError;
 use mapillary_core::files::FindError;
+use mapillary_core::sequence::rules::RulesError;
 use mapillary_core::track::TrackError;
+use mapillary_core::upload::RunError;
 use mapillary_core::upload::history::HistoryError;
 
 use crate::flags::UsageError;
@@ -176,6 +179,34 @@ impl ToolError for AuthError {
 }
 
 impl ToolError for HistoryError {}
+
+/// A variable of the sequence rules that is not a number.
+impl ToolError for RulesError {
+    fn kind(&self) -> &'static str {
+        "environment"
+    }
+}
+
+/// The organization (project) named cannot be found or used.
+impl ToolError for OrganizationError {
+    fn kind(&self) -> &'static str {
+        match self {
+            OrganizationError::Api(_) => "server",
+            _ => "organization",
+        }
+    }
+}
+
+/// The upload could not start: signing in failed, or the history cannot
+/// be used.
+impl ToolError for RunError {
+    fn kind(&self) -> &'static str {
+        match self {
+            RunError::SignIn(_) => "credentials",
+            RunError::History(_) => "history",
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

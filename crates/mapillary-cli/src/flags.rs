@@ -10,6 +10,7 @@
 //! parse once, into [`Shared`], which every tool's arguments hold.
 
 use std::ffi::OsStr;
+use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -18,7 +19,35 @@ use mapillary_core::exif::RewriteOptions;
 use mapillary_core::files::replace::ModifiedTime;
 use mapillary_core::jiff::tz::TimeZone;
 
-pub use crate::args::UsageError;
+/// A usage error: the message, printed with the usage line; exit status 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl From<lexopt::Error> for UsageError {
+    fn from(e: lexopt::Error) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+/// Whether a raw argument is a negative number (`-3.5`, `-90`, `-1e999`,
+/// `-inf`, `-nan`), which the legacy forms take as positionals
+/// (`geotag_from_gpx p t.gpx -3.5`). Infinities and NaN count as numbers
+/// here so that the argument they belong to refuses them by name
+/// ("increment must be a finite number of seconds, not '-inf'") instead of
+/// lexopt reading `-inf` as the options `-i -n -f`; no tool has a short
+/// option that such a cluster could mean.
+pub(crate) fn is_negative_number(arg: &OsStr) -> bool {
+    arg.to_str()
+        .is_some_and(|s| s.len() > 1 && s.starts_with('-') && s[1..].parse::<f64>().is_ok())
+}
 
 /// What a value completes to in a shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +171,52 @@ pub trait ToolArgs: Default + 'static {
     /// arguments are read).
     fn check(&self) -> Result<(), UsageError> {
         Ok(())
+    }
+}
+
+/// Implements [`ToolArgs`] for a tool's arguments struct that keeps the
+/// shared flags in its field `shared`; with `path: field`, also
+/// [`PathArg`] for the field that holds the `path` positional.
+#[macro_export]
+macro_rules! tool_args {
+    ($args:ty) => {
+        impl $crate::flags::ToolArgs for $args {
+            fn shared(&mut self) -> &mut $crate::flags::Shared {
+                &mut self.shared
+            }
+        }
+    };
+    ($args:ty, path: $field:ident) => {
+        $crate::tool_args!($args);
+        impl $crate::flags::PathArg for $args {
+            fn path_mut(&mut self) -> &mut ::std::path::PathBuf {
+                &mut self.$field
+            }
+        }
+    };
+}
+
+/// The arguments of a tool that takes a `path` of photos.
+pub trait PathArg {
+    /// Where the `path` positional goes.
+    fn path_mut(&mut self) -> &mut PathBuf;
+}
+
+/// What the `path` of most tools is.
+pub const PHOTOS_PATH_DOC: &str = "A .jpg/.jpeg file, or a folder searched recursively for them.";
+
+/// The `path` positional (the first of every tool that works on photos),
+/// explained by `doc` (usually [`PHOTOS_PATH_DOC`]).
+pub const fn photos_path<A: PathArg>(doc: &'static str) -> Positional<A> {
+    Positional {
+        name: "path",
+        doc,
+        optional: false,
+        complete: Complete::Path,
+        set: |a, v| {
+            *a.path_mut() = path(v);
+            Ok(())
+        },
     }
 }
 
@@ -408,14 +483,37 @@ pub fn path(value: &OsStr) -> PathBuf {
 
 /// A value as a number, or a usage error naming the argument.
 pub fn number<T: FromStr>(value: &OsStr, name: &str) -> Result<T, UsageError> {
-    crate::args::parse_number(value, name)
+    parse_number(value, name)
 }
 
 /// A value as a finite number of `unit`s (negative allowed), or a usage
 /// error naming the argument ("increment must be a finite number of
 /// seconds, not '-inf'").
 pub fn finite(value: &OsStr, name: &str, unit: &str) -> Result<f64, UsageError> {
-    crate::args::parse_finite(value, name, unit)
+    parse_finite(value, name, unit)
+}
+
+/// Parses a number argument, with an error naming the argument.
+pub fn parse_number<T: FromStr>(value: &OsStr, name: &str) -> Result<T, UsageError> {
+    let text = value.to_string_lossy();
+    text.trim()
+        .parse()
+        .map_err(|_| UsageError(format!("{name} must be a number, not '{text}'")))
+}
+
+/// Parses a finite number of `unit`, with an error naming the argument:
+/// "increment must be a finite number of seconds, not '-inf'".
+pub fn parse_finite(value: &OsStr, name: &str, unit: &str) -> Result<f64, UsageError> {
+    let text = value.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(x),
+        Ok(_) => Err(UsageError(format!(
+            "{name} must be a finite number of {unit}, not '{text}'"
+        ))),
+        Err(_) => Err(UsageError(format!(
+            "{name} must be a number of {unit}, not '{text}'"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod printer;
 pub mod report;
 pub mod sequences;
 pub mod spec;
+mod text;
 pub mod tool;
 pub mod uploading;
 pub mod work;
@@ -24,7 +25,8 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use args::{Args, UsageError, parse_finite, parse_number};
+pub use args::Args;
+pub use flags::{UsageError, parse_finite, parse_number};
 pub use report::{Reporter, Tally, Unit, plural, shown};
 pub use spec::{
     DRY_RUN, FORCE, JOBS, KEEP_MTIME, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS,
@@ -77,6 +79,15 @@ impl Failure {
 
 static INTERRUPTED: OnceLock<&'static AtomicBool> = OnceLock::new();
 
+/// The printer of this run, which says what Ctrl-C does (with the tool's
+/// name, or as a JSON object).
+static PRINTER: OnceLock<printer::Printer> = OnceLock::new();
+
+/// Makes `printer` the one that tells the user about Ctrl-C.
+pub(crate) fn print_interrupts_with(printer: &printer::Printer) {
+    let _ = PRINTER.set(printer.clone());
+}
+
 /// The flag that Ctrl-C sets. The first Ctrl-C asks the run to stop after
 /// the files in progress; a second one ends the process at once (what is
 /// half-written then is only ever a temporary file, removed by the next
@@ -100,10 +111,14 @@ pub fn interrupt_flag() -> &'static AtomicBool {
             if flag.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            let _ = writeln!(
-                std::io::stderr(),
-                "\nstopping after the files in progress (Ctrl-C again to stop at once)"
-            );
+            const STOPPING: &str =
+                "stopping after the files in progress (Ctrl-C again to stop at once)";
+            match PRINTER.get() {
+                Some(printer) => printer.interrupting(STOPPING),
+                None => {
+                    let _ = writeln!(std::io::stderr(), "\n{STOPPING}");
+                }
+            }
         });
         flag
     })

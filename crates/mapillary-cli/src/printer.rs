@@ -46,6 +46,39 @@ pub enum Unit {
     Bytes,
 }
 
+/// How a line on stderr is marked when colour is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tone {
+    /// A photo failed, or the run did (red).
+    Problem,
+    /// A photo skipped, a warning (yellow).
+    Warning,
+    /// An explanation, a hint (not coloured).
+    Note,
+}
+
+impl Tone {
+    /// The SGR sequence that starts the tone, if it has one.
+    fn start(self) -> Option<&'static str> {
+        match self {
+            Tone::Problem => Some("\x1b[1;31m"),
+            Tone::Warning => Some("\x1b[1;33m"),
+            Tone::Note => None,
+        }
+    }
+}
+
+/// Whether lines on stderr may be coloured: only on a terminal, and not
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org)
+/// or the terminal says it is dumb.
+fn colour_wanted(
+    stderr_is_terminal: bool,
+    no_color: Option<std::ffi::OsString>,
+    term: Option<std::ffi::OsString>,
+) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
     Human { quiet: bool, verbose: bool },
@@ -63,6 +96,7 @@ struct Group {
 struct Inner {
     tool: &'static str,
     form: Form,
+    colour: bool,
     started: Instant,
     bar: Mutex<Option<ProgressBar>>,
     problems: AtomicUsize,
@@ -94,10 +128,17 @@ impl Printer {
                 verbose: shared.verbosity == Verbosity::Verbose,
             }
         };
+        let colour = form != Form::Json
+            && colour_wanted(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR"),
+                std::env::var_os("TERM"),
+            );
         Printer {
             inner: Arc::new(Inner {
                 tool,
                 form,
+                colour,
                 started: Instant::now(),
                 bar: Mutex::new(None),
                 problems: AtomicUsize::new(0),
@@ -140,15 +181,27 @@ impl Printer {
         });
     }
 
-    fn stderr(&self, text: &str) {
+    /// `tool: text` on stderr, the tool's name in the tone's colour when
+    /// colour is on.
+    fn stderr(&self, tone: Tone, text: &str) {
+        let tool = self.inner.tool;
+        let text = escaped(text);
         self.suspended(|| {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "{}: {}",
-                self.inner.tool,
-                escaped(text)
-            );
+            let mut err = std::io::stderr().lock();
+            let _ = match tone.start().filter(|_| self.inner.colour) {
+                Some(start) => writeln!(err, "{start}{tool}:\x1b[0m {text}"),
+                None => writeln!(err, "{tool}: {text}"),
+            };
         });
+    }
+
+    /// Says what the first Ctrl-C does (also with `-q`): on stderr, or as a
+    /// `warning` object in `--json`.
+    pub fn interrupting(&self, message: &str) {
+        match self.inner.form {
+            Form::Json => self.json("warning", json!({"message": message})),
+            Form::Human { .. } => self.stderr(Tone::Warning, message),
+        }
     }
 
     fn json(&self, kind: &str, fields: Value) {
@@ -196,7 +249,10 @@ impl Printer {
             ),
             Form::Human { verbose, .. } => {
                 if verbose {
-                    self.stderr(&format!("{}: skipped: {message}", shown(path)));
+                    self.stderr(
+                        Tone::Warning,
+                        &format!("{}: skipped: {message}", shown(path)),
+                    );
                 }
                 let mut skipped = lock(&self.inner.skipped);
                 let group = skipped.entry(reason.code()).or_default();
@@ -234,7 +290,7 @@ impl Printer {
                     "reason": {"code": reason.code(), "message": reason.to_string()},
                 }),
             ),
-            Form::Human { .. } => self.stderr(&format!("{}: {reason}", shown(path))),
+            Form::Human { .. } => self.stderr(Tone::Problem, &format!("{}: {reason}", shown(path))),
         }
     }
 
@@ -247,7 +303,9 @@ impl Printer {
                 "warning",
                 json!({"path": shown(path).to_string(), "message": message.to_string()}),
             ),
-            Form::Human { .. } => self.stderr(&format!("{}: {message}", shown(path))),
+            Form::Human { .. } => {
+                self.stderr(Tone::Warning, &format!("{}: {message}", shown(path)))
+            }
         }
     }
 
@@ -257,7 +315,7 @@ impl Printer {
         self.inner.problems.fetch_add(1, Ordering::Relaxed);
         match self.inner.form {
             Form::Json => self.json("error", json!({"message": message.to_string()})),
-            Form::Human { .. } => self.stderr(&message.to_string()),
+            Form::Human { .. } => self.stderr(Tone::Problem, &message.to_string()),
         }
     }
 
@@ -265,7 +323,7 @@ impl Printer {
     pub fn warn(&self, message: impl Display) {
         match self.inner.form {
             Form::Json => self.json("warning", json!({"message": message.to_string()})),
-            Form::Human { quiet: false, .. } => self.stderr(&message.to_string()),
+            Form::Human { quiet: false, .. } => self.stderr(Tone::Warning, &message.to_string()),
             Form::Human { quiet: true, .. } => {}
         }
     }
@@ -273,7 +331,7 @@ impl Printer {
     /// An explanation, only with `-v` (and never in `--json`).
     pub fn explain(&self, message: impl Display) {
         if self.is_verbose() {
-            self.stderr(&message.to_string());
+            self.stderr(Tone::Note, &message.to_string());
         }
     }
 
@@ -376,19 +434,25 @@ impl Printer {
                 if group.photos.len() < GROUP_FROM {
                     if !verbose {
                         for (path, message) in &group.photos {
-                            self.stderr(&format!("{}: skipped: {message}", shown(path)));
+                            self.stderr(
+                                Tone::Warning,
+                                &format!("{}: skipped: {message}", shown(path)),
+                            );
                         }
                     }
                 } else {
                     let text = texts.get(code).cloned().unwrap_or(group.text);
-                    self.stderr(&format!("{} photos skipped: {text}", group.photos.len()));
+                    self.stderr(
+                        Tone::Warning,
+                        &format!("{} photos skipped: {text}", group.photos.len()),
+                    );
                 }
             }
         }
         for hint in std::mem::take(&mut *lock(&self.inner.hints)) {
             match self.inner.form {
                 Form::Json => self.json("hint", json!({"message": hint})),
-                Form::Human { quiet: false, .. } => self.stderr(&hint),
+                Form::Human { quiet: false, .. } => self.stderr(Tone::Note, &hint),
                 Form::Human { quiet: true, .. } => {}
             }
         }
@@ -407,7 +471,7 @@ impl Printer {
                     "error",
                     json!({"kind": failure.kind(), "message": failure.to_string()}),
                 ),
-                Form::Human { .. } => self.stderr(&failure.to_string()),
+                Form::Human { .. } => self.stderr(Tone::Problem, &failure.to_string()),
             }
         }
         let summary = lock(&self.inner.summary).take();
@@ -482,4 +546,23 @@ impl Drop for Progress {
 /// "1 photo" / "3 photos".
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::colour_wanted;
+    use std::ffi::OsString;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color_or_a_dumb_terminal() {
+        let some = |s: &str| Some(OsString::from(s));
+        assert!(colour_wanted(true, None, some("xterm-256color")));
+        assert!(colour_wanted(true, None, None));
+        // NO_COLOR set to anything (no-color.org) turns it off; empty does not.
+        assert!(!colour_wanted(true, some("1"), some("xterm")));
+        assert!(!colour_wanted(true, some("no"), some("xterm")));
+        assert!(colour_wanted(true, some(""), some("xterm")));
+        assert!(!colour_wanted(true, None, some("dumb")));
+        assert!(!colour_wanted(false, None, some("xterm")));
+    }
 }

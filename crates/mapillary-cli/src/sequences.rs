@@ -2,29 +2,121 @@
 //! them: the options and variables that change them, and what they found,
 //! in words.
 
-use std::fmt::Write as _;
+use std::ffi::OsStr;
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
 
 use mapillary_core::auth::Environment;
+use mapillary_core::reason::Reason;
 use mapillary_core::sequence::rules::{Cut, Finding, LeftOut, Rules};
 
-use crate::report::{Reporter, plural};
-use crate::{Args, Failure, Opt};
+use crate::failure::Failure;
+use crate::flags::{Flag, Shared, ToolArgs, UsageError};
+use crate::printer::{Printer, plural};
+
+/// The rule overrides a tool's command line gives: `--cutoff-time` and
+/// `--cutoff-distance` (`None`: the variable, else the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cutoffs {
+    /// Seconds between two photos that start a new sequence.
+    pub time: Option<f64>,
+    /// Metres between two photos that start a new sequence.
+    pub distance: Option<f64>,
+}
+
+/// The arguments of a tool that forms sequences: where its cutoffs go.
+pub trait CutoffArgs: ToolArgs {
+    /// The cutoffs of the command line.
+    fn cutoffs(&mut self) -> &mut Cutoffs;
+}
+
+/// The arguments of a tool that forms sequences from the photos at a
+/// path: the shared flags, the path, the cutoffs, and the tool's own
+/// (`T`).
+#[derive(Debug, Default)]
+pub struct FormingArgs<T> {
+    /// The shared flags' values.
+    pub shared: Shared,
+    /// The path given.
+    pub path: PathBuf,
+    /// `--cutoff-time`, `--cutoff-distance`.
+    pub cutoffs: Cutoffs,
+    /// The tool's own arguments.
+    pub own: T,
+}
+
+impl<T: Default + 'static> ToolArgs for FormingArgs<T> {
+    fn shared(&mut self) -> &mut Shared {
+        &mut self.shared
+    }
+}
+
+impl<T> crate::flags::PathArg for FormingArgs<T> {
+    fn path_mut(&mut self) -> &mut PathBuf {
+        &mut self.path
+    }
+}
+
+impl<T: Default + 'static> CutoffArgs for FormingArgs<T> {
+    fn cutoffs(&mut self) -> &mut Cutoffs {
+        &mut self.cutoffs
+    }
+}
+
+/// A cutoff value: a number, 0 or more (`inf`: never cut).
+fn cutoff(value: &OsStr, flag: &str, unit: &str) -> Result<f64, UsageError> {
+    let text = value.to_string_lossy();
+    match text.trim().parse::<f64>() {
+        Ok(x) if x >= 0.0 => Ok(x),
+        _ => Err(UsageError(format!(
+            "--{flag} must be a number of {unit}, 0 or more (or inf), not '{text}'"
+        ))),
+    }
+}
 
 /// `--cutoff-time SECONDS`.
-pub const CUTOFF_TIME: Opt = Opt {
-    long: "cutoff-time",
-    short: None,
-    value: Some("SECONDS"),
-    doc: "Start a new sequence where two photos are more than SECONDS apart (default 60, or MAPILLARY_TOOLS_CUTOFF_TIME; inf: never).",
-};
+#[derive(Debug)]
+pub struct CutoffTime;
+
+impl<A: CutoffArgs> Flag<A> for CutoffTime {
+    fn long(&self) -> &'static str {
+        "cutoff-time"
+    }
+    fn value_name(&self) -> Option<&'static str> {
+        Some("SECONDS")
+    }
+    fn doc(&self) -> &'static str {
+        "Start a new sequence where two photos are more than SECONDS apart (default 60, or MAPILLARY_TOOLS_CUTOFF_TIME; inf: never)."
+    }
+    fn set(&self, args: &mut A, value: Option<&OsStr>) -> Result<(), UsageError> {
+        args.cutoffs().time = Some(cutoff(value.unwrap_or_default(), "cutoff-time", "seconds")?);
+        Ok(())
+    }
+}
 
 /// `--cutoff-distance METRES`.
-pub const CUTOFF_DISTANCE: Opt = Opt {
-    long: "cutoff-distance",
-    short: None,
-    value: Some("METRES"),
-    doc: "Start a new sequence where two photos are more than METRES apart (default 100, or MAPILLARY_TOOLS_CUTOFF_DISTANCE; inf: never).",
-};
+#[derive(Debug)]
+pub struct CutoffDistance;
+
+impl<A: CutoffArgs> Flag<A> for CutoffDistance {
+    fn long(&self) -> &'static str {
+        "cutoff-distance"
+    }
+    fn value_name(&self) -> Option<&'static str> {
+        Some("METRES")
+    }
+    fn doc(&self) -> &'static str {
+        "Start a new sequence where two photos are more than METRES apart (default 100, or MAPILLARY_TOOLS_CUTOFF_DISTANCE; inf: never)."
+    }
+    fn set(&self, args: &mut A, value: Option<&OsStr>) -> Result<(), UsageError> {
+        args.cutoffs().distance = Some(cutoff(
+            value.unwrap_or_default(),
+            "cutoff-distance",
+            "metres",
+        )?);
+        Ok(())
+    }
+}
 
 /// The variables of the cuts, for a tool's environment section.
 pub const ENV_CUTOFFS: (&str, &str) = (
@@ -45,19 +137,14 @@ pub const ENV_CHECKS: (&str, &str) = (
 );
 
 /// The rules: the official client's defaults, its variables, then the
-/// tool's options (when it has them).
-pub fn rules(args: &Args) -> Result<Rules, Failure> {
-    let mut rules = Rules::from_env(&Environment::from_process()).map_err(Failure::fatal)?;
-    for (opt, slot) in [
-        (CUTOFF_TIME, &mut rules.cutoff_time),
-        (CUTOFF_DISTANCE, &mut rules.cutoff_distance),
-    ] {
-        if let Some(value) = args.option_number::<f64>(opt.long)? {
-            if value.is_nan() {
-                return Err(Failure::Usage(format!("--{}: not a number", opt.long)));
-            }
-            *slot = value;
-        }
+/// cutoffs of the command line (when the tool has them).
+pub fn rules(cutoffs: Cutoffs) -> Result<Rules, Failure> {
+    let mut rules = Rules::from_env(&Environment::from_process())?;
+    if let Some(seconds) = cutoffs.time {
+        rules.cutoff_time = seconds;
+    }
+    if let Some(metres) = cutoffs.distance {
+        rules.cutoff_distance = metres;
     }
     Ok(rules)
 }
@@ -134,14 +221,36 @@ pub fn left_out_reason(reason: &LeftOut) -> String {
     }
 }
 
+/// Why photos were left out, as a [`Reason`] (for `--json`, where each
+/// photo left out is a `photo` object of its own).
+#[derive(Debug, Clone)]
+pub struct LeftOutReason(pub LeftOut);
+
+impl fmt::Display for LeftOutReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&left_out_reason(&self.0))
+    }
+}
+
+impl Reason for LeftOutReason {
+    fn code(&self) -> &'static str {
+        match self.0 {
+            LeftOut::Duplicate { .. } => "duplicate",
+            LeftOut::NullIsland => "null_island",
+            LeftOut::TooFast { .. } => "too_fast",
+        }
+    }
+}
+
 /// Tells what the rules found: each reason photos were left out as one
-/// error line naming every photo ("3 photos left out (not tagged): ...");
-/// cuts at Mapillary's limits as a warning (`limit_cut` says what the cut
-/// means for this tool, before the path of the photo it comes before:
-/// "new sequence from"); cuts at gaps only with `-v`. Returns how many
-/// photos were left out.
+/// error line naming every photo ("3 photos left out (not tagged): ...";
+/// with `--json`, each photo a `skipped` object); cuts at Mapillary's
+/// limits as a warning (`limit_cut` says what the cut means for this
+/// tool, before the path of the photo it comes before: "new sequence
+/// from"); cuts at gaps only with `-v`. Returns how many photos were left
+/// out.
 pub fn report_findings(
-    reporter: &Reporter,
+    printer: &Printer,
     findings: &[Finding],
     left_out_means: &str,
     limit_cut: &str,
@@ -149,18 +258,25 @@ pub fn report_findings(
     let mut left_out = 0;
     for finding in findings {
         match finding {
-            Finding::Cut { before, reason } if reason.is_limit() => reporter.warn(format_args!(
+            Finding::Cut { before, reason } if reason.is_limit() => printer.warn(format_args!(
                 "{limit_cut} {}: {}",
                 before.display(),
                 cut_reason(reason)
             )),
-            Finding::Cut { before, reason } => reporter.explain(format_args!(
+            Finding::Cut { before, reason } => printer.explain(format_args!(
                 "new sequence from {}: {}",
                 before.display(),
                 cut_reason(reason)
             )),
             Finding::LeftOut { photos, reason } => {
                 left_out += photos.len();
+                if printer.is_json() {
+                    let why = LeftOutReason(*reason);
+                    for photo in photos {
+                        printer.skipped(photo, &why);
+                    }
+                    continue;
+                }
                 let mut line = format!(
                     "{} left out ({left_out_means}): {}:",
                     plural(photos.len(), "photo", "photos"),
@@ -169,7 +285,7 @@ pub fn report_findings(
                 for (i, p) in photos.iter().enumerate() {
                     let _ = write!(line, "{} {}", if i > 0 { "," } else { "" }, p.display());
                 }
-                reporter.error(line);
+                printer.error(line);
             }
         }
     }
@@ -179,6 +295,53 @@ pub fn report_findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Args = FormingArgs<()>;
+
+    #[test]
+    fn cutoffs_are_typed_flags_that_override_the_rules() {
+        let mut a = Args::default();
+        Flag::<Args>::set(&CutoffTime, &mut a, Some(OsStr::new("120"))).unwrap();
+        Flag::<Args>::set(&CutoffDistance, &mut a, Some(OsStr::new("inf"))).unwrap();
+        assert_eq!(a.cutoffs.time, Some(120.0));
+        assert_eq!(a.cutoffs.distance, Some(f64::INFINITY));
+        let r = rules(a.cutoffs).unwrap();
+        assert_eq!((r.cutoff_time, r.cutoff_distance), (120.0, f64::INFINITY));
+        let untouched = rules(Cutoffs::default()).unwrap();
+        assert_eq!(
+            (untouched.duplicate_distance, untouched.max_speed_kmh),
+            (r.duplicate_distance, r.max_speed_kmh)
+        );
+        for bad in ["NaN", "-1", "soon", ""] {
+            let e = Flag::<Args>::set(&CutoffTime, &mut a, Some(OsStr::new(bad))).unwrap_err();
+            assert_eq!(
+                e.0,
+                format!(
+                    "--cutoff-time must be a number of seconds, 0 or more (or inf), not '{bad}'"
+                )
+            );
+        }
+        assert_eq!(a.cutoffs.time, Some(120.0), "a bad value changes nothing");
+    }
+
+    #[test]
+    fn photos_left_out_have_a_code_per_reason() {
+        let codes: Vec<&str> = [
+            LeftOut::NullIsland,
+            LeftOut::Duplicate {
+                distance: 0.1,
+                angle: 5.0,
+            },
+        ]
+        .into_iter()
+        .map(|r| LeftOutReason(r).code())
+        .collect();
+        assert_eq!(codes, ["null_island", "duplicate"]);
+        assert_eq!(
+            LeftOutReason(LeftOut::NullIsland).to_string(),
+            left_out_reason(&LeftOut::NullIsland)
+        );
+    }
 
     #[test]
     fn words() {

@@ -2,6 +2,8 @@
 //! arguments, prints `--help` and generates the man page, so the three
 //! cannot drift apart.
 
+use crate::text::{paragraphs, roff, wrap};
+pub use crate::tool::{GENERATE_MAN, REWRITTEN_PHOTOS};
 use std::fmt::Write as _;
 
 /// A positional argument.
@@ -112,9 +114,6 @@ pub const COMMON: &[Opt] = &[
     },
 ];
 
-/// Hidden option that prints the man page (used to keep docs/man current).
-pub const GENERATE_MAN: &str = "generate-man";
-
 /// Everything about a tool's interface.
 #[derive(Debug, Clone, Copy)]
 pub struct Tool {
@@ -140,24 +139,6 @@ pub struct Tool {
     /// The legacy script this tool replaces.
     pub replaces: &'static str,
 }
-
-/// The FILES section of every tool that rewrites photos.
-pub const REWRITTEN_PHOTOS: &str = "Each photo is rewritten into a temporary file beside it, which is created \
-    readable by its owner only and then given the photo's owner, group, extended attributes and permissions \
-    (so no one can read it who could not read the photo); it is read back and checked, and renamed over \
-    the photo only if the photo is still the file that was read (same inode, size, modification and change \
-    time); otherwise the photo is reported as changed meanwhile and left as the other program wrote it. \
-    While a photo is read and rewritten it is locked (flock), so two of these tools never work on one photo \
-    at once; an edit reported as written is never lost to another of these tools.\n\n\
-    Refused and left byte for byte unchanged, each with a message: a photo that looks incomplete (its image \
-    data does not end with an EOI marker: still being copied?); a read-only photo, and another user's photo, \
-    unless --force (as root the owner is kept; anyone else is always refused another user's photo, which \
-    would otherwise become theirs); a photo whose EXIF holds a value outside the EXIF block.\n\n\
-    The modification time of a rewritten photo is the time of the rewrite, so that backup and sync \
-    programs see the change; --keep-mtime keeps the old one. A symbolic link stays a link: the file it \
-    points to is rewritten. A photo with several hard links: the name given (or found) gets the new file, \
-    and the photo's other names keep the old content. Without --sync, a power cut shortly after a run can \
-    leave a rewritten photo empty on some file systems (see docs/files.md).";
 
 impl Tool {
     /// All options: the tool's own, then the common ones.
@@ -313,41 +294,6 @@ fn option_label(o: &Opt) -> String {
         s.push_str(v);
     }
     s
-}
-
-pub(crate) fn paragraphs(text: &str) -> Vec<String> {
-    text.split("\n\n")
-        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|p| !p.is_empty())
-        .collect()
-}
-
-pub(crate) fn wrap(text: &str, width: usize) -> String {
-    let mut out = String::new();
-    let mut line = 0;
-    for word in text.split_whitespace() {
-        if line > 0 && line + 1 + word.len() > width {
-            out.push('\n');
-            line = 0;
-        } else if line > 0 {
-            out.push(' ');
-            line += 1;
-        }
-        out.push_str(word);
-        line += word.len();
-    }
-    out.push('\n');
-    out
-}
-
-/// Escapes text for roff: backslashes, and dots or quotes at line starts.
-pub(crate) fn roff(text: &str) -> String {
-    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
-    if escaped.starts_with('.') || escaped.starts_with('\'') {
-        format!("\\&{escaped}")
-    } else {
-        escaped
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,34 @@ use crate::Status;
 use crate::failure::Failure;
 use crate::flags::{Complete, Flag, Json, Positional, Quiet, ToolArgs, UsageError, Verbose};
 use crate::printer::Printer;
-use crate::spec::{paragraphs, roff, wrap};
+use crate::text::{paragraphs, roff, wrap};
+
+/// The variables every tool reads.
+const COMMON_ENVIRONMENT: &[(&str, &str)] = &[(
+    "NO_COLOR",
+    "When set (to anything but the empty string), problems are never coloured. Without it, the tool's name before a problem is red or yellow on a terminal (not with TERM=dumb, and never when stderr is not a terminal).",
+)];
+
+/// Hidden option that prints the man page (used to keep docs/man current).
+pub const GENERATE_MAN: &str = "generate-man";
+
+/// The FILES section of every tool that rewrites photos.
+pub const REWRITTEN_PHOTOS: &str = "Each photo is rewritten into a temporary file beside it, which is created \
+    readable by its owner only and then given the photo's owner, group, extended attributes and permissions \
+    (so no one can read it who could not read the photo); it is read back and checked, and renamed over \
+    the photo only if the photo is still the file that was read (same inode, size, modification and change \
+    time); otherwise the photo is reported as changed meanwhile and left as the other program wrote it. \
+    While a photo is read and rewritten it is locked (flock), so two of these tools never work on one photo \
+    at once; an edit reported as written is never lost to another of these tools.\n\n\
+    Refused and left byte for byte unchanged, each with a message: a photo that looks incomplete (its image \
+    data does not end with an EOI marker: still being copied?); a read-only photo, and another user's photo, \
+    unless --force (as root the owner is kept; anyone else is always refused another user's photo, which \
+    would otherwise become theirs); a photo whose EXIF holds a value outside the EXIF block.\n\n\
+    The modification time of a rewritten photo is the time of the rewrite, so that backup and sync \
+    programs see the change; --keep-mtime keeps the old one. A symbolic link stays a link: the file it \
+    points to is rewritten. A photo with several hard links: the name given (or found) gets the new file, \
+    and the photo's other names keep the old content. Without --sync, a power cut shortly after a run can \
+    leave a rewritten photo empty on some file systems (see docs/files.md).";
 
 /// What the exit statuses mean; every help and man page says it.
 pub const EXIT_STATUS: &str = "0 when everything was done; 1 when some photo (or other item) failed or was skipped, \
@@ -161,7 +188,7 @@ impl<A: ToolArgs> Tool<A> {
         loop {
             // Negative numbers are positionals, not options.
             if let Some(mut raw) = parser.try_raw_args()
-                && let Some(number) = raw.next_if(crate::args::is_negative_number)
+                && let Some(number) = raw.next_if(crate::flags::is_negative_number)
             {
                 self.positional(&mut parsed, given, &number)?;
                 given += 1;
@@ -178,7 +205,7 @@ impl<A: ToolArgs> Tool<A> {
                 lexopt::Arg::Long("version") | lexopt::Arg::Short('V') => {
                     return Ok(Parsed::Version);
                 }
-                lexopt::Arg::Long(crate::spec::GENERATE_MAN) => return Ok(Parsed::Man),
+                lexopt::Arg::Long(GENERATE_MAN) => return Ok(Parsed::Man),
                 lexopt::Arg::Long("generate-completions") => {
                     let name = parser.value()?;
                     return Shell::ALL
@@ -265,9 +292,9 @@ impl<A: ToolArgs> Tool<A> {
                 s.push_str(&wrap(para, 78));
             }
         }
-        if !self.environment.is_empty() {
+        {
             s.push_str("\nEnvironment:\n");
-            for (name, doc) in self.environment {
+            for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
                 let _ = writeln!(s, "  {name}\n      {doc}");
             }
         }
@@ -332,9 +359,9 @@ impl<A: ToolArgs> Tool<A> {
                 let _ = writeln!(s, "{}", roff(para));
             }
         }
-        if !self.environment.is_empty() {
+        {
             s.push_str(".SH ENVIRONMENT\n");
-            for (name, doc) in self.environment {
+            for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
                 let _ = writeln!(s, ".TP\n.B {}\n{}", roff(name), roff(doc));
             }
         }
@@ -549,7 +576,7 @@ fn usage_error<A: ToolArgs>(tool: &Tool<A>, message: &str) -> ExitCode {
         "{name}: {message}\nUsage: {usage} (see {name} --help)",
         name = tool.name,
         // The message may quote an argument, which may hold anything.
-        message = crate::report::escaped(message),
+        message = mapillary_core::shown::escaped(message),
         usage = tool.usage()
     );
     ExitCode::from(2)
@@ -574,6 +601,7 @@ pub fn main<A: ToolArgs>(
         Err(e) => return usage_error(tool, &e.0),
     };
     let printer = Printer::new(tool.name, args.shared());
+    crate::print_interrupts_with(&printer);
     let outcome = body(args, &printer);
     if let Some(shortfall) = mapillary_core::batch::thread_shortfall() {
         printer.warn(shortfall);

@@ -166,6 +166,31 @@ impl Reason for Unusable {
     }
 }
 
+/// A photo a tool will not take as it is, though it could be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// It already holds a Mapillary description (with its own sequence):
+    /// `upload` sends such photos; building a new description would lose
+    /// what it holds.
+    HoldsDescription,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refused::HoldsDescription => "already holds a Mapillary description: use upload",
+        })
+    }
+}
+
+impl Reason for Refused {
+    fn code(&self) -> &'static str {
+        match self {
+            Refused::HoldsDescription => "holds_description",
+        }
+    }
+}
+
 impl Reason for crate::files::MoveError {
     fn code(&self) -> &'static str {
         use crate::files::MoveError as E;

@@ -14,6 +14,7 @@ use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file, tags};
 use mapillary_local_server::seed::DEMO_TOKEN;
 use mapillary_local_server::video::sample_mp4;
 use mapillary_local_server::{Config, LocalServer};
+use mapillary_testkit::browser::geometry::{assert_one_scale, mercator, near, on_screen, pair};
 use mapillary_testkit::browser::{self, Page, Value};
 use serde_json::json;
 
@@ -173,37 +174,6 @@ fn server_with_sequences(data: &Path, photos: &Path) -> (LocalServer, [String; 3
     (s, [bundle, zipped, filmed])
 }
 
-/// Web Mercator world coordinates (x east, y south, 0 to 1), by the
-/// OpenStreetMap wiki's formula.
-fn mercator(lat: f64, lon: f64) -> (f64, f64) {
-    let x = (lon + 180.0) / 360.0;
-    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0;
-    (x, y)
-}
-
-fn pair(v: &Value) -> (f64, f64) {
-    (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
-}
-
-fn near(a: (f64, f64), b: (f64, f64), pixels: f64) -> bool {
-    (a.0 - b.0).hypot(a.1 - b.1) <= pixels
-}
-
-/// The screen position of world coordinates, by the drawing's scale and
-/// offset and the SVG's screen transform.
-fn on_screen(read: &Value, (x, y): (f64, f64)) -> (f64, f64) {
-    let m: Vec<f64> = read["ctm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let scale = read["scale"].as_f64().unwrap();
-    let px = x * scale - read["left"].as_f64().unwrap();
-    let py = y * scale - read["top"].as_f64().unwrap();
-    (m[0] * px + m[2] * py + m[4], m[1] * px + m[3] * py + m[5])
-}
-
 /// What the page shows, read from the browser.
 const READ_PAGE: &str = r#"(() => {
   const svg = document.getElementById('map');
@@ -346,31 +316,7 @@ fn received_sequences_are_drawn_where_their_images_were_taken_in_chromium() {
         .iter()
         .map(|s| pair(&marker(&read, s.shown)["dot"]))
         .collect();
-    let n = world.len() as f64;
-    let mean = |v: &[(f64, f64)]| {
-        let (sx, sy) = v.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-        (sx / n, sy / n)
-    };
-    let (wm, dm) = (mean(&world), mean(&drawn));
-    let (num, den) = world
-        .iter()
-        .zip(&drawn)
-        .fold((0.0, 0.0), |(num, den), (w, d)| {
-            let (wx, wy) = (w.0 - wm.0, w.1 - wm.1);
-            (
-                num + wx * (d.0 - dm.0) + wy * (d.1 - dm.1),
-                den + wx * wx + wy * wy,
-            )
-        });
-    let scale = num / den;
-    assert!(scale > 0.0);
-    for (w, d) in world.iter().zip(&drawn) {
-        let fitted = (dm.0 + (w.0 - wm.0) * scale, dm.1 + (w.1 - wm.1) * scale);
-        assert!(
-            near(*d, fitted, 2.0),
-            "{d:?} off the common scale ({fitted:?})"
-        );
-    }
+    let _ = assert_one_scale(&world, &drawn, 2.0);
 
     // One line per sequence, through its images in capture order, in the
     // colour of its markers; the two colours differ.

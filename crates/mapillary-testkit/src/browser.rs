@@ -731,3 +731,83 @@ mod tests {
         );
     }
 }
+
+/// Geometry for checking a drawn map (the geotag map, the local server's
+/// page) against the positions it should show, independently of the
+/// page's own arithmetic.
+pub mod geometry {
+    use serde_json::Value;
+
+    /// Web Mercator world coordinates (x east, y south, 0 to 1), by the
+    /// OpenStreetMap wiki's formula.
+    pub fn mercator(lat: f64, lon: f64) -> (f64, f64) {
+        let x = (lon + 180.0) / 360.0;
+        let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0;
+        (x, y)
+    }
+
+    /// A JSON `[x, y]` as a pair. Panics (failing the test) on anything else.
+    pub fn pair(v: &Value) -> (f64, f64) {
+        match (v[0].as_f64(), v[1].as_f64()) {
+            (Some(x), Some(y)) => (x, y),
+            _ => panic!("not a point: {v}"),
+        }
+    }
+
+    /// Whether two screen points are within `pixels` of each other.
+    pub fn near(a: (f64, f64), b: (f64, f64), pixels: f64) -> bool {
+        (a.0 - b.0).hypot(a.1 - b.1) <= pixels
+    }
+
+    /// The screen position of world coordinates, by the drawing's `scale`,
+    /// `left` and `top` and the SVG's screen transform `ctm` (six numbers)
+    /// as the page read them.
+    pub fn on_screen(read: &Value, (x, y): (f64, f64)) -> (f64, f64) {
+        let number = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+        let m: Vec<f64> = read["ctm"]
+            .as_array()
+            .map(|a| a.iter().map(number).collect())
+            .unwrap_or_default();
+        assert_eq!(m.len(), 6, "no screen transform in {read}");
+        let scale = number(&read["scale"]);
+        let px = x * scale - number(&read["left"]);
+        let py = y * scale - number(&read["top"]);
+        (m[0] * px + m[2] * py + m[4], m[1] * px + m[3] * py + m[5])
+    }
+
+    /// Asserts that `drawn` (screen points) is `world` (Mercator points)
+    /// under one positive scale for both axes and a shift, each point
+    /// within `pixels` of where that fit puts it: the page's own scale is
+    /// not trusted, only the shape. Returns the fitted scale (pixels per
+    /// world unit).
+    pub fn assert_one_scale(world: &[(f64, f64)], drawn: &[(f64, f64)], pixels: f64) -> f64 {
+        assert_eq!(world.len(), drawn.len(), "one drawn point per position");
+        assert!(world.len() >= 2, "too few points to fit a scale");
+        let n = world.len() as f64;
+        let mean = |v: &[(f64, f64)]| {
+            let (sx, sy) = v.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+            (sx / n, sy / n)
+        };
+        let (wm, dm) = (mean(world), mean(drawn));
+        let (num, den) = world
+            .iter()
+            .zip(drawn)
+            .fold((0.0, 0.0), |(num, den), (w, d)| {
+                let (wx, wy) = (w.0 - wm.0, w.1 - wm.1);
+                (
+                    num + wx * (d.0 - dm.0) + wy * (d.1 - dm.1),
+                    den + wx * wx + wy * wy,
+                )
+            });
+        let scale = num / den;
+        assert!(scale > 0.0, "the drawing is not the positions scaled");
+        for (w, d) in world.iter().zip(drawn) {
+            let fitted = (dm.0 + (w.0 - wm.0) * scale, dm.1 + (w.1 - wm.1) * scale);
+            assert!(
+                near(*d, fitted, pixels),
+                "{d:?} off the common scale ({fitted:?})"
+            );
+        }
+        scale
+    }
+}

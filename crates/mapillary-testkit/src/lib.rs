@@ -2,8 +2,10 @@
 //! project's testdata are, exiftool as an independent oracle, the image
 //! bytes of a JPEG, and small generated photos.
 //!
-//! Tests that need the corpus or exiftool skip with a message when they
-//! are absent (CI has both).
+//! Tests that need the corpus or an oracle (exiftool, Chromium, the
+//! official client) ask for it here: when it is absent they skip with a
+//! `SKIPPED` line that `cargo test` shows, and with `CI=true` they fail
+//! ([`missing`]).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -31,21 +33,106 @@ pub fn testdata() -> PathBuf {
     workspace_root().join("testdata")
 }
 
-/// A folder of the shared corpus (`../shared/corpus/<sub>` beside the
-/// workspace, or `$MAPILLARY_CORPUS/<sub>`), or `None` with a message
-/// saying the test is skipped.
+/// Whether this is a CI run: `CI` set to `true` (or `1`), as GitHub
+/// Actions, GitLab and `.ci/run` set it. A test that lacks the corpus or an
+/// oracle then fails instead of skipping, so that CI cannot pass on tests
+/// that did not run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Something a test needs that this machine lacks: what, and how to
+/// provide it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// What is missing, and where it was looked for.
+    pub what: String,
+    /// How to provide it.
+    pub how: String,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.what, self.how)
+    }
+}
+
+fn lacking(what: String, how: &str) -> Missing {
+    Missing {
+        what,
+        how: how.to_string(),
+    }
+}
+
+/// Writes a line to the process's stderr itself rather than with
+/// `eprintln!`, which the test harness captures and shows only for tests
+/// that fail: so the line shows in the plain output of `cargo test`.
+pub fn tell(line: &str) {
+    let line = format!("{line}\n");
+    let _ = io::Write::write_all(&mut io::stderr().lock(), line.as_bytes());
+}
+
+/// Says that the running test cannot run because `lack` is missing. In CI
+/// ([`in_ci`]) it fails the test; otherwise it prints one `SKIPPED` line
+/// naming the test ([`tell`]: `cargo test` shows it), and the test
+/// returns.
+pub fn missing(lack: &Missing) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if in_ci() {
+        panic!("CI=true, and {test} cannot run: {lack}");
+    }
+    // Once per test, though it may ask for two folders of the corpus.
+    static TOLD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let line = format!("SKIPPED {test}: {lack}");
+    let mut told = TOLD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !told.contains(&line) {
+        tell(&line);
+        told.push(line);
+    }
+}
+
+/// Where the shared corpus is, or what is missing.
+fn find_corpus_dir() -> Result<PathBuf, Missing> {
+    let (dir, from) = match std::env::var_os("MAPILLARY_CORPUS") {
+        Some(dir) => (PathBuf::from(dir), "MAPILLARY_CORPUS"),
+        None => {
+            let root = workspace_root();
+            let beside = root.parent().unwrap_or(&root).join("shared/corpus");
+            (beside, "beside the workspace")
+        }
+    };
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(lacking(
+            format!("the shared corpus is not at {} ({from})", dir.display()),
+            "set MAPILLARY_CORPUS to the corpus folder",
+        ))
+    }
+}
+
+/// The shared real-camera corpus: `$MAPILLARY_CORPUS`, else
+/// `../shared/corpus` beside the workspace. `None` when it is not there
+/// (see [`missing`]: a visible skip, a failure in CI).
+pub fn corpus_dir() -> Option<PathBuf> {
+    find_corpus_dir().map_err(|lack| missing(&lack)).ok()
+}
+
+/// A folder of the shared corpus ([`corpus_dir`]`/<sub>`; `""` for the
+/// corpus itself), or `None` when it is not there (see [`missing`]).
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("MAPILLARY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/corpus"));
+    let base = corpus_dir()?;
     let dir = base.join(sub);
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "skipped: the shared corpus is not at {} (set MAPILLARY_CORPUS)",
-            dir.display()
-        );
+        missing(&lacking(
+            format!("the shared corpus at {} has no {sub}/", base.display()),
+            "set MAPILLARY_CORPUS to a complete corpus",
+        ));
         None
     }
 }
@@ -87,53 +174,107 @@ pub fn copy_files(files: &[PathBuf], to: &Path) -> io::Result<Vec<PathBuf>> {
 #[derive(Debug, Clone, Copy)]
 pub struct Exiftool;
 
-/// exiftool, or `None` with a message saying the test is skipped.
-pub fn exiftool() -> Option<Exiftool> {
-    match Command::new("exiftool").arg("-ver").output() {
-        Ok(o) if o.status.success() => Some(Exiftool),
-        _ => {
-            eprintln!(
-                "skipped: exiftool is not installed (apt-get install libimage-exiftool-perl)"
-            );
-            None
+/// The oracles some tests compare with, and the corpus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oracle {
+    /// The shared real-camera corpus ([`corpus_dir`]).
+    Corpus,
+    /// exiftool ([`exiftool`]).
+    Exiftool,
+    /// Headless Chromium ([`chromium`]).
+    Chromium,
+    /// The official client ([`official_client`]).
+    OfficialClient,
+}
+
+impl Oracle {
+    /// All of them.
+    pub const ALL: [Oracle; 4] = [
+        Oracle::Corpus,
+        Oracle::Exiftool,
+        Oracle::Chromium,
+        Oracle::OfficialClient,
+    ];
+
+    /// `Ok` when it is here, else what is missing (said by no one: see
+    /// [`missing`]).
+    pub fn find(self) -> Result<(), Missing> {
+        match self {
+            Oracle::Corpus => find_corpus_dir().map(drop),
+            Oracle::Exiftool => find_exiftool(),
+            Oracle::Chromium => find_chromium().map(drop),
+            Oracle::OfficialClient => find_official_client().map(drop),
         }
     }
+}
+
+/// Whether `program` runs with `arg` and succeeds.
+fn runs(program: &Path, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn find_exiftool() -> Result<(), Missing> {
+    if runs(Path::new("exiftool"), "-ver") {
+        Ok(())
+    } else {
+        Err(lacking(
+            "exiftool is not installed".to_string(),
+            "apt-get install libimage-exiftool-perl",
+        ))
+    }
+}
+
+/// exiftool, or `None` when it is not installed (see [`missing`]).
+pub fn exiftool() -> Option<Exiftool> {
+    find_exiftool().map_err(|lack| missing(&lack)).ok()?;
+    Some(Exiftool)
 }
 
 /// The official Mapillary client (`mapillary_tools`, version 0.14.7 from
 /// PyPI), the oracle for descriptions, sequences and the upload protocol:
 /// `$MAPILLARY_TOOLS_OFFICIAL` (the path of its `mapillary_tools`
-/// executable), else `mapillary_tools` on the PATH. `None`, with a message
-/// saying the test is skipped, when neither runs. `.ci/run` installs it into
-/// a virtual environment and sets the variable.
+/// executable), else `mapillary_tools` on the PATH. `None` when neither
+/// runs (see [`missing`]). `.ci/run` installs it into a virtual environment
+/// and sets the variable.
 pub fn official_client() -> Option<PathBuf> {
+    find_official_client().map_err(|lack| missing(&lack)).ok()
+}
+
+fn find_official_client() -> Result<PathBuf, Missing> {
     let program = std::env::var_os("MAPILLARY_TOOLS_OFFICIAL")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("mapillary_tools"));
-    match Command::new(&program).arg("--version").output() {
-        Ok(o) if o.status.success() => Some(program),
-        _ => {
-            eprintln!(
-                "skipped: the official client is not installed (python3 -m venv v && v/bin/pip install mapillary_tools==0.14.7, then set MAPILLARY_TOOLS_OFFICIAL=v/bin/mapillary_tools)"
-            );
-            None
-        }
+    if runs(&program, "--version") {
+        Ok(program)
+    } else {
+        Err(lacking(
+            format!("the official client ({}) does not run", program.display()),
+            "python3 -m venv v && v/bin/pip install mapillary_tools==0.14.7, then set MAPILLARY_TOOLS_OFFICIAL=v/bin/mapillary_tools",
+        ))
     }
 }
 
 /// Headless Chromium, the oracle for the HTML pages: `$CHROMIUM`, else
-/// `chromium` on the PATH (Debian's package). `None`, with a message saying
-/// the test is skipped, when it does not run.
+/// `chromium` on the PATH (Debian's package). `None` when it does not run
+/// (see [`missing`]).
 pub fn chromium() -> Option<PathBuf> {
+    find_chromium().map_err(|lack| missing(&lack)).ok()
+}
+
+fn find_chromium() -> Result<PathBuf, Missing> {
     let program = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("chromium"));
-    match Command::new(&program).arg("--version").output() {
-        Ok(o) if o.status.success() => Some(program),
-        _ => {
-            eprintln!("skipped: chromium is not installed (apt-get install chromium)");
-            None
-        }
+    if runs(&program, "--version") {
+        Ok(program)
+    } else {
+        Err(lacking(
+            format!("chromium ({}) does not run", program.display()),
+            "apt-get install chromium, or set CHROMIUM",
+        ))
     }
 }
 

@@ -2,14 +2,15 @@
 //! extracted from video, scans): the first photo gets the start time, each
 //! next one the previous time plus `increment` seconds.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, ToolArgs, UsageError,
-    finite, path, text,
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, UsageError, finite,
+    text,
 };
 use mapillary_cli::printer::Printer;
 use mapillary_cli::tool::Tool;
@@ -27,11 +28,7 @@ struct Args {
     increment: f64,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
+mapillary_cli::tool_args!(Args, path: path);
 
 fn start_time(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageError> {
     let given = text(value, "start_time")?;
@@ -45,16 +42,7 @@ const TOOL: Tool<Args> = Tool {
     version: env!("CARGO_PKG_VERSION"),
     about: "Write capture times into photos: a start time plus a fixed increment per photo.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "start_time",
             doc: "The first photo's time, 'YYYY-mm-dd HH:MM:SS' (camera-local, no zone; a fraction such as :05.5 is allowed).",
@@ -93,7 +81,7 @@ const TOOL: Tool<Args> = Tool {
             "Show the times half a second apart, change nothing.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "add_fix_dates.py (2015)",
 };
 

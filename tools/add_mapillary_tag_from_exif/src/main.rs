@@ -2,50 +2,75 @@
 //! into photos from other cameras, from their own EXIF, so that they are
 //! handled like Mapillary-app photos.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::photos::{
-    find_photos, read_photos_and_facts, report_time_warnings, rewrite_photos, summary_line,
+use mapillary_cli::Status;
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, SyncWrites, Timezone, UsageError, text,
 };
+use mapillary_cli::printer::{Printer, plural};
 use mapillary_cli::sequences::{
-    CUTOFF_DISTANCE, CUTOFF_TIME, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, report_findings,
+    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, report_findings,
+    rules,
 };
-use mapillary_cli::{
-    Args, DRY_RUN, FORCE, Failure, JOBS, KEEP_MTIME, Positional, Reporter, SYNC, Status, TIMEZONE,
-    Tally, Tool, plural, zone_rule,
+use mapillary_cli::tool::Tool;
+use mapillary_cli::work::{
+    Tally, find_photos, read_photos_and_facts, rewrite_photos, time_warnings,
 };
 use mapillary_core::auth::{Credentials, Environment};
 use mapillary_core::description::Description;
 use mapillary_core::exif::{Updated, update_file};
 use mapillary_core::sequence::{PLACEHOLDER_ID, is_valid_sequence_id, tagging};
+use mapillary_core::shown::shown;
 use mapillary_core::upload::PlannedImage;
+use serde_json::json;
 
-const TOOL: Tool = Tool {
+/// The tool's own argument.
+#[derive(Debug, Default)]
+struct Own {
+    /// The sequence every photo joins.
+    sequence_id: Option<String>,
+}
+
+type Args = FormingArgs<Own>;
+
+fn sequence_id(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageError> {
+    let id = text(value, "sequence_id")?;
+    if !is_valid_sequence_id(&id) {
+        return Err(UsageError(format!(
+            "sequence_id '{id}' may hold only letters, digits, _ and -"
+        )));
+    }
+    args.own.sequence_id = Some(id);
+    Ok(())
+}
+
+const TOOL: Tool<Args> = Tool {
     name: "add_mapillary_tag_from_exif",
     version: env!("CARGO_PKG_VERSION"),
     about: "Write the Mapillary image description into photos from other cameras, from their EXIF.",
     positionals: &[
-        Positional {
-            name: "path",
-            optional: false,
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "sequence_id",
-            optional: true,
             doc: "The sequence all the photos join (letters, digits, _ and -); default: the photos are cut into sequences, each with a new random UUID.",
+            optional: true,
+            complete: Complete::Nothing,
+            set: sequence_id,
         },
     ],
-    options: &[
-        DRY_RUN,
-        JOBS,
-        TIMEZONE,
-        SYNC,
-        FORCE,
-        KEEP_MTIME,
-        CUTOFF_TIME,
-        CUTOFF_DISTANCE,
+    flags: &[
+        &DryRun,
+        &JOBS,
+        &Timezone,
+        &SyncWrites,
+        &Force,
+        &KeepMtime,
+        &CutoffTime,
+        &CutoffDistance,
     ],
     description: "Reads each photo's GPS position, capture time, altitude, heading, orientation, make, model and \
         serial numbers from its EXIF, and writes the Mapillary image description (compact JSON of MAP* keys) \
@@ -102,53 +127,42 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let chosen = match args.text(1, "sequence_id")? {
-        Some(id) if is_valid_sequence_id(&id) => Some(id),
-        Some(id) => {
-            return Err(Failure::Usage(format!(
-                "sequence_id '{id}' may hold only letters, digits, _ and -"
-            )));
-        }
-        None => None,
-    };
-    let rule = zone_rule(args)?;
-    let rules = mapillary_cli::sequences::rules(args)?;
-    let dry_run = args.flag(DRY_RUN.long);
-    let jobs = mapillary_cli::jobs(args)?;
-    let options = mapillary_cli::rewrite_options(args);
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
+    let chosen = args.own.sequence_id.as_deref();
+    let zone = args.shared.zone_rule();
+    let rules = rules(args.cutoffs)?;
+    let dry_run = args.shared.dry_run;
+    let jobs = args.shared.jobs;
+    let options = args.shared.rewrite_options();
 
     // What the rules need of every photo (its head only), then the rules.
-    let files = find_photos(&path, reporter)?;
+    let files = find_photos(&args.path, printer)?;
     let (read, read_tally, status) =
-        read_photos_and_facts(reporter, &files, jobs, |file, exif, facts| {
-            let built = Description::tag_photo(&exif, file, PLACEHOLDER_ID, &rule)
-                .map_err(|e| e.to_string())?;
-            report_time_warnings(reporter, file, &built.warnings);
+        read_photos_and_facts(printer, &files, jobs, |file, exif, facts| {
+            let built = Description::tag_photo(&exif, file, PLACEHOLDER_ID, &zone)?;
+            time_warnings(printer, file, &built.warnings);
             if !built.moved.is_empty() {
-                reporter.explain(format_args!(
+                printer.explain(format_args!(
                     "{}: kept {} inside MAPMetaTags (the schema allows no other top-level keys)",
-                    mapillary_cli::shown(file),
+                    shown(file),
                     built.moved.join(", ")
                 ));
             }
-            let image =
-                PlannedImage::new(file, built.description, facts).map_err(|e| e.to_string())?;
+            let image = PlannedImage::new(file, built.description, facts)?;
             Ok((image, tagging::holds_sequence(&exif)))
         });
     if status == Status::Interrupted {
         return Ok(status);
     }
-    let plan = tagging::plan(read, &rules, chosen.as_deref());
-    let limit_cut = match &chosen {
+    let plan = tagging::plan(read, &rules, chosen);
+    let limit_cut = match chosen {
         Some(id) => format!("sequence {id} will be uploaded in parts; a part starts at"),
         None => "new sequence from".to_string(),
     };
-    let left_out = report_findings(reporter, &plan.findings, "not tagged", &limit_cut);
+    let left_out = report_findings(printer, &plan.findings, "not tagged", &limit_cut);
     let to_tag: Vec<PathBuf> = files
         .iter()
         .filter(|f| plan.descriptions.contains_key(*f))
@@ -158,7 +172,8 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
     // Each photo is read again as it is rewritten; one that changed since
     // the rules saw it is left alone.
     let (tagged, tag_status) = rewrite_photos(
-        reporter,
+        printer,
+        "tagging",
         &to_tag,
         jobs,
         |_, file| {
@@ -167,7 +182,7 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             };
             let id = want.sequence_uuid().unwrap_or_default();
             update_file(file, options, |exif| {
-                let now = Description::tag_photo(exif, file, id, &rule).map(|b| b.description);
+                let now = Description::tag_photo(exif, file, id, &zone).map(|b| b.description);
                 tagging::write_if_unchanged(now, want)
             })
         },
@@ -175,12 +190,13 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
             let id = plan
                 .descriptions
                 .get(file)
-                .and_then(|d| d.sequence_uuid())?;
+                .and_then(|d| d.sequence_uuid())
+                .unwrap_or_default();
             let verb = if dry { "would join" } else { "joined" };
-            Some(format!(
-                "{}: {verb} sequence {id}",
-                mapillary_cli::shown(file)
-            ))
+            (
+                Some(format!("{}: {verb} sequence {id}", shown(file))),
+                json!({"sequence": id}),
+            )
         },
     );
     // A photo left out keeps no sequence of an earlier run, so that upload
@@ -189,16 +205,20 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         (Tally::default(), Status::Done)
     } else {
         rewrite_photos(
-            reporter,
+            printer,
+            "untagging",
             &plan.untag,
             jobs,
             |_, file| update_file(file, options, tagging::without_sequence),
             |_, file, dry| {
                 let verb = if dry { "would lose" } else { "lost" };
-                Some(format!(
-                    "{}: left out; {verb} the MAPSequenceUUID of an earlier run",
-                    mapillary_cli::shown(file)
-                ))
+                (
+                    Some(format!(
+                        "{}: left out; {verb} the MAPSequenceUUID of an earlier run",
+                        shown(file)
+                    )),
+                    json!({"sequence": null}),
+                )
             },
         )
     };
@@ -213,19 +233,24 @@ fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
         many => plural(many.len(), "sequence", "sequences"),
     };
     let user = Credentials::new(Environment::from_process()).username();
-    let account = match user {
+    let account = match &user {
         Some(u) => format!(" for {u}"),
         None => String::new(),
     };
-    reporter.summary(format_args!(
-        "{} ({sequences}{account})",
-        summary_line(&tally, "tagged", dry_run)
-    ));
+    let mut counts = tally.json();
+    counts["sequence_ids"] = json!(plan.sequences);
+    if let Some(u) = &user {
+        counts["account"] = json!(u);
+    }
+    printer.summary(
+        format_args!("{} ({sequences}{account})", tally.line("tagged", dry_run)),
+        counts,
+    );
     Ok(
         if [tag_status, untag_status].contains(&Status::Interrupted) {
             Status::Interrupted
         } else {
-            Status::from_tally(&tally)
+            tally.status()
         },
     )
 }

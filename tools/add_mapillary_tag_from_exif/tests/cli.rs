@@ -401,3 +401,82 @@ fn dry_run_usage_errors_and_docs() {
         "docs/man/add_mapillary_tag_from_exif.1 is out of date: run `make man`"
     );
 }
+
+#[test]
+fn each_case_has_its_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_line = |stderr: &str, line: String| {
+        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
+    };
+    // A path that is not there: 2, one line.
+    let missing = dir.path().join("missing");
+    let (code, stdout, stderr) = run_tool(BIN, args![&missing], None);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    one_line(
+        &stderr,
+        format!(
+            "add_mapillary_tag_from_exif: {}: no such file or folder",
+            missing.display()
+        ),
+    );
+    // A folder without photos: 1, with a message.
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, _, stderr) = run_tool(BIN, args![&empty], None);
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "add_mapillary_tag_from_exif: no photos (.jpg, .jpeg) under {}",
+            empty.display()
+        ),
+    );
+    // A usage error: 2, with the usage line.
+    let (code, _, stderr) = run_tool(BIN, args![&empty, "--cutoff-time", "soon"], None);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "add_mapillary_tag_from_exif: --cutoff-time must be a number of seconds, 0 or more (or inf), not 'soon'",
+            "Usage: add_mapillary_tag_from_exif [options] path [sequence_id] (see add_mapillary_tag_from_exif --help)",
+        ]
+    );
+    let (code, _, _) = run_tool(BIN, args![&empty, "--cutoff-distance", "-1"], None);
+    assert_eq!(code, 2);
+    // Every photo tagged: 0.
+    let trip = dir.path().join("trip");
+    fs::create_dir(&trip).unwrap();
+    for i in 0..2u32 {
+        write_photo(
+            &trip.join(format!("p{i}.jpg")),
+            i,
+            &photo_edits(
+                &format!("2021:06:01 10:00:0{i}"),
+                Some("Z"),
+                Some((52.0, 13.0 + f64::from(i) * 1e-4)),
+            ),
+        );
+    }
+    let (code, stdout, stderr) = run_tool(BIN, args![&trip, "walk", "--cutoff-time", "inf"], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("2 photos tagged, 0 skipped, 0 failed (sequence walk)")
+    );
+    // One photo skipped: 1.
+    let blank = trip.join("blank.jpg");
+    fs::write(&blank, mapillary_testkit::plain_jpeg(8, 8, 1)).unwrap();
+    let (code, stdout, stderr) = run_tool(BIN, args![&trip, "walk"], None);
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "add_mapillary_tag_from_exif: {}: skipped: no GPSLatitude",
+            blank.display()
+        ),
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("2 photos tagged, 1 skipped, 0 failed (sequence walk)")
+    );
+}

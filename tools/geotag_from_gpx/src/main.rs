@@ -1,6 +1,7 @@
 //! geotag_from_gpx: writes each photo's position, altitude and direction
 //! from a GPS track, by the capture time.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
     Complete, DryRun, Flag, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone,
-    ToolArgs, UsageError, finite, number, path, text,
+    UsageError, finite, number, path, text,
 };
 use mapillary_cli::printer::{GROUP_FROM, Printer, plural};
 use mapillary_cli::tool::Tool;
@@ -47,11 +48,7 @@ impl Default for Args {
     }
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
+mapillary_cli::tool_args!(Args, path: path);
 
 /// `--max-gap SECONDS`.
 struct MaxGap;
@@ -112,16 +109,7 @@ const TOOL: Tool<Args> = Tool {
     version: env!("CARGO_PKG_VERSION"),
     about: "Geotag photos from a GPS track: position, altitude and direction by capture time.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "gpx_file",
             doc: "A GPX file (1.0 or 1.1), a folder of .gpx files, or a pattern such as 'logs/*.gpx' (quote it).",
@@ -199,7 +187,7 @@ const TOOL: Tool<Args> = Tool {
             "Change nothing yet; open trip.html in a browser to see where the photos would land.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "geotag_from_gpx.py (2015)",
 };
 

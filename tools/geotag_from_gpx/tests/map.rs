@@ -12,6 +12,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use mapillary_core::exif::ExifEdits;
+use mapillary_testkit::browser::geometry::{assert_one_scale, mercator, near, on_screen, pair};
 use mapillary_testkit::browser::{self, Page, Response, Value, file_url};
 use mapillary_testkit::{args, photo_edits, run_tool, write_photo};
 
@@ -82,14 +83,6 @@ fn expected_fix(t: i64) -> (f64, f64, f64) {
         lon_a + (lon_b - lon_a) * f,
         bearing,
     )
-}
-
-/// Web Mercator world coordinates (x east, y south, 0 to 1), by the
-/// OpenStreetMap wiki's formula.
-fn mercator(lat: f64, lon: f64) -> (f64, f64) {
-    let x = (lon + 180.0) / 360.0;
-    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0;
-    (x, y)
 }
 
 /// A photo of the test: its file name (bytes), how the page and the
@@ -210,28 +203,6 @@ const READ_PAGE: &str = r#"(() => {
   };
 })()"#;
 
-fn pair(v: &Value) -> (f64, f64) {
-    (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
-}
-
-/// The screen position of world coordinates on the page read.
-fn on_screen(page: &Value, (x, y): (f64, f64)) -> (f64, f64) {
-    let m: Vec<f64> = page["ctm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let scale = page["scale"].as_f64().unwrap();
-    let px = x * scale - page["left"].as_f64().unwrap();
-    let py = y * scale - page["top"].as_f64().unwrap();
-    (m[0] * px + m[2] * py + m[4], m[1] * px + m[3] * py + m[5])
-}
-
-fn near(a: (f64, f64), b: (f64, f64), pixels: f64) -> bool {
-    (a.0 - b.0).hypot(a.1 - b.1) <= pixels
-}
-
 /// The checks every map of the trip passes: a clean load that asks for
 /// nothing, every placed photo's marker (and direction) where its position
 /// projects, the track's ends, and names shown as text.
@@ -312,31 +283,7 @@ fn check_map(mut page: Page, placed: &[Photo]) -> Value {
             pair(&m["dot"])
         })
         .collect();
-    let n = world.len() as f64;
-    let mean = |v: &[(f64, f64)]| {
-        let (sx, sy) = v.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-        (sx / n, sy / n)
-    };
-    let (wm, dm) = (mean(&world), mean(&drawn));
-    let (num, den) = world
-        .iter()
-        .zip(&drawn)
-        .fold((0.0, 0.0), |(num, den), (w, d)| {
-            let (wx, wy) = (w.0 - wm.0, w.1 - wm.1);
-            (
-                num + wx * (d.0 - dm.0) + wy * (d.1 - dm.1),
-                den + wx * wx + wy * wy,
-            )
-        });
-    let scale = num / den;
-    assert!(scale > 0.0);
-    for (w, d) in world.iter().zip(&drawn) {
-        let fitted = (dm.0 + (w.0 - wm.0) * scale, dm.1 + (w.1 - wm.1) * scale);
-        assert!(
-            near(*d, fitted, 1.5),
-            "{d:?} off the common scale ({fitted:?})"
-        );
-    }
+    let scale = assert_one_scale(&world, &drawn, 1.5);
 
     // The scale bar is as long as it says, at the common scale and the
     // latitude of the photos (Web Mercator: 2πR·cos(lat) metres per world).
@@ -344,7 +291,7 @@ fn check_map(mut page: Page, placed: &[Photo]) -> Value {
         .iter()
         .map(|p| expected_fix(p.at.unwrap()).0)
         .sum::<f64>()
-        / n;
+        / placed.len() as f64;
     let metres_per_px = 2.0 * std::f64::consts::PI * 6_378_137.0 * lat.to_radians().cos() / scale;
     let bar_px = read["bar"][0].as_f64().unwrap();
     let bar_m = read["bar"][1].as_f64().unwrap();

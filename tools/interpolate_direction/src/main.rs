@@ -1,14 +1,14 @@
 //! interpolate_direction: writes each geotagged photo's direction, the
 //! bearing to the next photo of the sequence, plus the camera's angle.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone, ToolArgs,
-    finite, path,
+    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone, finite,
 };
 use mapillary_cli::printer::Printer;
 use mapillary_cli::tool::Tool;
@@ -27,27 +27,14 @@ struct Args {
     offset_angle: f64,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
+mapillary_cli::tool_args!(Args, path: path);
 
 const TOOL: Tool<Args> = Tool {
     name: "interpolate_direction",
     version: env!("CARGO_PKG_VERSION"),
     about: "Write each photo's direction: the bearing to the next photo, plus the camera's angle.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "offset_angle",
             doc: "Degrees clockwise from the direction of travel to the camera's view: 90 looks right, -90 or 270 left (default 0; may have a fraction).",
@@ -78,7 +65,7 @@ const TOOL: Tool<Args> = Tool {
             "A camera looking to the left.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "interpolate_direction.py (2015)",
 };
 

@@ -1,14 +1,13 @@
 //! time_split: moves photos into numbered subfolders wherever the
 //! photographer paused longer than a cutoff.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{
-    Complete, DryRun, JOBS, Positional, Shared, ToolArgs, UsageError, finite, path,
-};
+use mapillary_cli::flags::{Complete, DryRun, JOBS, Positional, Shared, UsageError, finite};
 use mapillary_cli::printer::{Printer, plural};
 use mapillary_cli::tool::Tool;
 use mapillary_cli::work::{find_photos, read_photos, time_warnings};
@@ -26,11 +25,7 @@ struct Args {
     cutoff: Option<f64>,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
+mapillary_cli::tool_args!(Args, path: path);
 
 fn cutoff_time(args: &mut Args, value: &std::ffi::OsStr) -> Result<(), UsageError> {
     let seconds = finite(value, "cutoff_time", "seconds")?;
@@ -48,16 +43,7 @@ const TOOL: Tool<Args> = Tool {
     version: env!("CARGO_PKG_VERSION"),
     about: "Move photos into numbered subfolders wherever the photographer paused.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "cutoff_time",
             doc: "Start a new group where two photos are more than this many seconds apart (default: 1.5 times the median gap).",

@@ -141,17 +141,23 @@ fn the_first_ctrl_c_stops_between_two_moves_and_a_rerun_finishes() {
     }
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(moved_now > 0 && moved_now < PHOTOS, "{moved_now} moved");
+    // What Ctrl-C does is said with the tool's name, then what is left.
+    let lines: Vec<&str> = stderr.lines().collect();
     assert!(
-        stderr.contains(&format!(
-            "time_split: interrupted: {} not moved; run again to finish",
-            if PHOTOS - moved_now == 1 {
-                "1 photo".to_string()
-            } else {
-                format!("{} photos", PHOTOS - moved_now)
-            }
-        )),
+        lines.contains(
+            &"time_split: stopping after the files in progress (Ctrl-C again to stop at once)"
+        ),
         "{stderr}"
     );
+    let left = format!(
+        "time_split: interrupted: {} not moved; run again to finish",
+        if PHOTOS - moved_now == 1 {
+            "1 photo".to_string()
+        } else {
+            format!("{} photos", PHOTOS - moved_now)
+        }
+    );
+    assert!(lines.contains(&left.as_str()), "{stderr}");
     // A rerun finishes the split where the first stopped: four groups, no
     // nested 0/0/.
     let (code, stdout, stderr) = run_tool(BIN, args![&trip], None);

@@ -2,29 +2,35 @@
 //! with a sequence (Mapillary-app photos, or photos tagged with
 //! add_mapillary_tag_from_exif), then moves each into success/ or failed/.
 
+use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mapillary_cli::network::connect;
-use mapillary_cli::photos::{find_photos, read_photos_and_facts};
-use mapillary_cli::sequences::{ENV_CHECKS, ENV_LIMITS};
-use mapillary_cli::uploading::{
-    Outbox, Outboxes, UploadSettings, plan_sequences, upload_sequences,
-};
-use mapillary_cli::{Args, DRY_RUN, Failure, Positional, Reporter, Status, Tool, UPLOAD_JOBS};
+use mapillary_cli::Status;
+use mapillary_cli::failure::Failure;
+use mapillary_cli::flags::{DryRun, Shared, UPLOAD_JOBS};
+use mapillary_cli::printer::Printer;
+use mapillary_cli::sequences::{Cutoffs, ENV_CHECKS, ENV_LIMITS, rules};
+use mapillary_cli::tool::Tool;
+use mapillary_cli::uploading::{Outboxes, Sequences, Upload, upload};
 use mapillary_core::description::Description;
-use mapillary_core::upload::{Fate, PlannedImage};
+use mapillary_core::reason::Unusable;
+use mapillary_core::upload::PlannedImage;
 
-const TOOL: Tool = Tool {
+#[derive(Debug, Default)]
+struct Args {
+    shared: Shared,
+    path: PathBuf,
+}
+
+mapillary_cli::tool_args!(Args, path: path);
+
+const TOOL: Tool<Args> = Tool {
     name: "upload",
     version: env!("CARGO_PKG_VERSION"),
     about: "Upload photos that hold a Mapillary description; move them to success/ or failed/.",
-    positionals: &[Positional {
-        name: "path",
-        optional: false,
-        doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-    }],
-    options: &[DRY_RUN, UPLOAD_JOBS],
+    positionals: &[photos_path(PHOTOS_PATH_DOC)],
+    flags: &[&DryRun, &UPLOAD_JOBS],
     description: "Uploads the photos whose EXIF ImageDescription holds a Mapillary description with a \
         MAPSequenceUUID (photos from the Mapillary apps, or tagged with add_mapillary_tag_from_exif); other \
         photos are skipped with a hint to use upload_with_authentication. Photos are grouped into sequences \
@@ -49,7 +55,12 @@ const TOOL: Tool = Tool {
         could not be sent for a reason that may pass (no connection, a nonsensical answer from the server, \
         a file that could not be read) stays where it is, for the next run. No file is ever overwritten; a \
         photo that cannot be moved is named and makes the exit status 1. success/ and failed/ are not \
-        searched when they lie inside path; named themselves (upload failed) they are uploaded.",
+        searched when they lie inside path; named themselves (upload failed) they are uploaded.\n\n\
+        Progress: a 'reading' bar counts the photos read, an 'uploading' bar the megabytes sent (10^6 \
+        bytes, as the summary). With --json, each sequence is a 'sequence' object (name, photos, status: \
+        uploaded, already_uploaded, would_upload, not_finalized or failed; cluster_id, bytes, reason), each \
+        photo uploaded a 'photo' object (status uploaded or would_upload, with 'to', the place it was moved \
+        to), and the summary counts photos and sequences and gives sent_bytes (docs/json.md).",
     environment: &[
         (
             "MAPILLARY_ACCESS_TOKEN",
@@ -94,67 +105,29 @@ const TOOL: Tool = Tool {
 };
 
 fn main() -> ExitCode {
-    mapillary_cli::run(&TOOL, run)
+    mapillary_cli::tool::main(&TOOL, run)
 }
 
-fn run(args: &Args, reporter: &Reporter) -> Result<Status, Failure> {
-    let path = PathBuf::from(args.positional(0).unwrap_or_default());
-    let dry_run = args.flag(DRY_RUN.long);
-    let jobs = mapillary_cli::upload_jobs(args)?;
-    let rules = mapillary_cli::sequences::rules(args)?;
+fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     let cwd = std::env::current_dir().map_err(Failure::fatal)?;
-    let outboxes = Outboxes::new(&cwd, &path);
-
-    let mut files = find_photos(&path, reporter)?;
-    files.retain(|f| !outboxes.skips(f));
-    let (images, tally, status) = read_photos_and_facts(
-        reporter,
-        &files,
-        jobs,
-        |file, exif, facts| {
-            let hint = "no Mapillary description with a MAPSequenceUUID (for photos from other cameras use upload_with_authentication, or add_mapillary_tag_from_exif first)";
-            let description = exif
-                .image_description
-                .as_deref()
-                .and_then(|t| Description::parse(t).ok())
-                .filter(|d| d.sequence_uuid().is_some())
-                .ok_or_else(|| hint.to_string())?;
-            PlannedImage::new(file, description, facts).map_err(|e| e.to_string())
-        },
-    );
-    if status == Status::Interrupted {
-        return Ok(status);
-    }
-    let (plans, unusable) = plan_sequences(reporter, images);
-    let connection = connect(reporter);
-    let settings = UploadSettings {
-        dry_run,
-        jobs,
-        confirm: &|_, _| true,
-        rules,
+    let plan = |file: &std::path::Path, exif: mapillary_core::exif::PhotoExif, facts| {
+        let description = exif
+            .image_description
+            .as_deref()
+            .and_then(|t| Description::parse(t).ok())
+            .filter(|d| d.sequence_uuid().is_some())
+            .ok_or(Unusable::NoSequence)?;
+        Ok(PlannedImage::new(file, description, facts)?)
     };
-    let (report, upload_status) = upload_sequences(reporter, &connection, plans, &settings)?;
-
-    // Uploaded photos go to success/, photos refused for good to failed/;
-    // the rest stay where they are, for the next run.
-    let mut unmoved = 0;
-    if !dry_run {
-        for (photo, fate) in report.fates() {
-            let outbox = match fate {
-                Fate::Uploaded => Outbox::Success,
-                Fate::Rejected(_) => Outbox::Failed,
-                Fate::Retry(_) | Fate::WouldUpload | Fate::LeftOut(_) => continue,
-            };
-            if !outboxes.move_photo(reporter, photo, outbox) {
-                unmoved += 1;
-            }
-        }
-    }
-    Ok(if upload_status == Status::Interrupted {
-        Status::Interrupted
-    } else if upload_status == Status::Done && tally.all_done() && unusable + unmoved == 0 {
-        Status::Done
-    } else {
-        Status::Incomplete
-    })
+    let job = Upload {
+        outboxes: Some(Outboxes::new(&cwd, &args.path)),
+        ..Upload::new(
+            &args.shared,
+            &args.path,
+            Sequences::Described,
+            rules(Cutoffs::default())?,
+            &plan,
+        )
+    };
+    upload(printer, job)
 }

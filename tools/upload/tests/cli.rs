@@ -313,3 +313,84 @@ fn man_page_is_current() {
         "docs/man/upload.1 is out of date: run `make man`"
     );
 }
+
+#[test]
+fn each_case_has_its_exit_status() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let one_line = |stderr: &str, line: String| {
+        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
+    };
+    // A path that is not there: 2, one line, nothing asked of the server.
+    let missing = work.path().join("missing");
+    let (code, stdout, stderr) = sandbox.run(BIN, args![&missing], &[DEMO_TOKEN], work.path());
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    one_line(
+        &stderr,
+        format!("upload: {}: no such file or folder", missing.display()),
+    );
+    // A folder without photos: 1, with a message.
+    let empty = work.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&empty], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!("upload: no photos (.jpg, .jpeg) under {}", empty.display()),
+    );
+    // Usage errors: 2.
+    for bad in [
+        args![&empty, "--jobs", "0"],
+        args![&empty, "--cutoff-time", "9"],
+    ] {
+        let (code, _, stderr) = sandbox.run(BIN, bad, &[DEMO_TOKEN], work.path());
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(
+            stderr.lines().nth(1),
+            Some("Usage: upload [options] path (see upload --help)")
+        );
+    }
+    assert!(sandbox.server.stats().requests.is_empty());
+    // Everything uploaded: 0.
+    let trip = work.path().join("trip");
+    fs::create_dir(&trip).unwrap();
+    for i in 0..2 {
+        tagged_photo(
+            &trip.join(format!("t{i}.jpg")),
+            "S",
+            i,
+            5.0 + f64::from(i) * 1e-4,
+            5.0,
+            None,
+        );
+    }
+    let (code, stdout, stderr) = sandbox.run(BIN, args![&trip], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("sequence S: 2 photos uploaded, cluster "),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("1 sequence uploaded, 0 skipped (already uploaded), 0 failed; "),
+        "{stdout}"
+    );
+    // A photo skipped: 1.
+    let other = trip.join("other.jpg");
+    write_photo(
+        &other,
+        3,
+        &mapillary_testkit::photo_edits("2021:06:01 10:00:00", None, Some((1.0, 1.0))),
+    );
+    let (code, stdout, stderr) = sandbox.run(BIN, args![&trip], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1, "{stdout}");
+    one_line(
+        &stderr,
+        format!(
+            "upload: {}: skipped: no Mapillary description with a MAPSequenceUUID (for photos from other cameras use upload_with_authentication, or add_mapillary_tag_from_exif first)",
+            other.display()
+        ),
+    );
+    assert!(other.exists(), "a photo skipped stays where it is");
+}

@@ -181,3 +181,85 @@ fn a_folder_with_a_pause_becomes_two_sequences() {
     sizes.sort();
     assert_eq!(sizes, [2, 3]);
 }
+
+#[test]
+fn each_case_has_its_exit_status() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let one_line = |stderr: &str, line: String| {
+        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
+    };
+    // A path that is not there: 2, one line, before any request.
+    let missing = work.path().join("missing");
+    let (code, stdout, stderr) = sandbox.run(
+        BIN,
+        args![&missing, "Demo Mappers"],
+        &[DEMO_TOKEN],
+        work.path(),
+    );
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    one_line(
+        &stderr,
+        format!(
+            "upload_each_folder_as_sequence: {}: no such file or folder",
+            missing.display()
+        ),
+    );
+    // A folder without photos: 1, with a message.
+    let empty = work.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&empty], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "upload_each_folder_as_sequence: no photos (.jpg, .jpeg) under {}",
+            empty.display()
+        ),
+    );
+    // A usage error: 2.
+    let (code, _, stderr) = sandbox.run(BIN, args![&empty, "a", "b"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            "upload_each_folder_as_sequence: unexpected argument 'b'",
+            "Usage: upload_each_folder_as_sequence [options] path [project_name] (see upload_each_folder_as_sequence --help)"
+        ]
+    );
+    assert!(sandbox.server.stats().requests.is_empty());
+    // Everything uploaded: 0; --yes, -y and MAPILLARY_TOOLS_PROMPT_DISABLED
+    // are taken as by upload_with_authentication (this tool never asks).
+    let trips = work.path().join("trips");
+    folders(&trips, &[2]);
+    let (code, stdout, stderr) =
+        sandbox.run(BIN, args![&trips, "--yes"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.lines().last().is_some_and(
+            |l| l.starts_with("1 sequence uploaded, 0 skipped (already uploaded), 0 failed; ")
+        ),
+        "{stdout}"
+    );
+    let vars = [DEMO_TOKEN, ("MAPILLARY_TOOLS_PROMPT_DISABLED", "YES")];
+    let (code, stdout, stderr) = sandbox.run(BIN, args![&trips, "-y"], &vars, work.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.lines().last().is_some_and(
+            |l| l.starts_with("0 sequences uploaded, 1 skipped (already uploaded), 0 failed; ")
+        ),
+        "{stdout}"
+    );
+    // A photo skipped: 1.
+    let blank = trips.join("day0/blank.jpg");
+    fs::write(&blank, mapillary_testkit::plain_jpeg(8, 8, 1)).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&trips], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "upload_each_folder_as_sequence: {}: skipped: no GPSLatitude",
+            blank.display()
+        ),
+    );
+}

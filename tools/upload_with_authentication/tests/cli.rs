@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
@@ -120,57 +122,161 @@ fn refuses_photos_that_already_hold_a_description() {
     assert_eq!(sandbox.server.sequences()[0].images.len(), 1);
 }
 
-/// Runs the tool on a pseudo-terminal (util-linux `script`), answering
-/// the prompt with `answers`.
-fn on_terminal(sandbox: &Sandbox, dir: &Path, answers: &str) -> Option<String> {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return None;
+/// Whether util-linux `script` is there to give the tool a terminal.
+fn have_script() -> bool {
+    if Command::new("script").arg("--version").output().is_ok() {
+        return true;
     }
+    eprintln!("skipped: `script` (util-linux) is not installed");
+    false
+}
+
+const PROMPT: &str = "Finalize upload? [y/n] ";
+
+/// Runs the tool (with `extra` arguments) on a pseudo-terminal
+/// (util-linux `script`), typing each of `answers` once the prompt has
+/// appeared one more time. Returns everything the terminal showed.
+fn on_terminal(sandbox: &Sandbox, dir: &Path, extra: &str, answers: &[&str]) -> String {
     let mut child = sandbox
         .command("script", &[DEMO_TOKEN])
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .args(["-qec", &format!("{BIN} {}", dir.display()), "/dev/null"])
+        .env("TERM", "xterm")
+        .args([
+            "-qfec",
+            &format!("{BIN} {extra} {}", dir.display()),
+            "/dev/null",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answers.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let shown = Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let started = Instant::now();
+    for (k, answer) in answers.iter().enumerate() {
+        loop {
+            let text = String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+            if text.matches(PROMPT).count() > k {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no prompt {}: {text:?}",
+                k + 1
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stdin.write_all(answer.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    // Wait for the tool to end before the input does, so that `script`
+    // does not end it early.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the tool hangs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    assert!(status.code().is_some(), "{status:?}");
+    let out = shown.lock().unwrap().clone();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The prompt begins a line of its own (the bar cleared before it) and
+/// nothing overdraws it before the answer: what follows it is the
+/// answer the terminal echoes.
+fn assert_prompts_stand_alone(out: &str, answers: &[&str]) {
+    let starts: Vec<usize> = out.match_indices(PROMPT).map(|(i, _)| i).collect();
+    assert_eq!(starts.len(), answers.len(), "{out:?}");
+    let question = "3 photos of sequence ";
+    for (start, answer) in starts.iter().zip(answers) {
+        let line_start = out[..*start]
+            .rfind(question)
+            .unwrap_or_else(|| panic!("{out:?}"));
+        let before = &out[..line_start];
+        assert!(
+            before.is_empty()
+                || before.ends_with('\n')
+                || before.ends_with('\r')
+                || before.ends_with("\x1b[2K")
+                || before.ends_with("\x1b[K")
+                || before.ends_with("\x1b[0J"),
+            "the prompt does not start a line: {:?}",
+            &before[before.len().saturating_sub(40)..]
+        );
+        let line = &out[line_start..start + PROMPT.len()];
+        assert!(
+            line.starts_with(question) && line.ends_with(" uploaded. Finalize upload? [y/n] "),
+            "{line:?}"
+        );
+        assert!(!line.contains(['\r', '\x1b']), "{line:?}");
+        let after = &out[start + PROMPT.len()..];
+        assert!(
+            after.starts_with(&format!("{answer}\r\n")),
+            "the prompt was overdrawn before the answer: {:?}",
+            &after[..after.len().min(40)]
+        );
+    }
 }
 
 #[test]
 fn asks_three_times_before_finalizing() {
-    let sandbox = Sandbox::start(Seed::default(), &[]);
+    if !have_script() {
+        return;
+    }
+    // Slow uploads, so that the bar is drawn when the question comes.
+    let sandbox = Sandbox::start(Seed::default(), &["slow=100ms@upload"]);
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("p");
     camera_photos(&dir, 3);
     // Three answers that are neither yes nor no: not finalized.
-    let Some(out) = on_terminal(&sandbox, &dir, "maybe\nlater\n?\n") else {
-        return;
-    };
-    assert_eq!(out.matches("Finalize upload? [y/n]").count(), 3, "{out}");
+    let answers = ["maybe", "later", "?"];
+    let out = on_terminal(&sandbox, &dir, "", &answers);
+    assert_prompts_stand_alone(&out, &answers);
     assert!(
         out.contains("uploaded but not finalized; run again to finalize"),
         "{out}"
     );
+    // The bar was drawn before the question, and comes back after the
+    // answer.
+    let first = out.find(PROMPT).unwrap();
+    assert!(out[..first].contains("uploading "), "{out:?}");
+    let answered = first + PROMPT.len() + "maybe\r\n".len();
+    assert!(out[answered..].starts_with("uploading "), "{out:?}");
     assert!(sandbox.server.sequences().is_empty());
     let sent = sandbox.server.stats().upload_bytes_received;
     assert!(sent > 0);
     // A plain no: not finalized either.
-    let out = on_terminal(&sandbox, &dir, "n\n").unwrap();
-    assert_eq!(out.matches("Finalize upload? [y/n]").count(), 1, "{out}");
+    let out = on_terminal(&sandbox, &dir, "", &["n"]);
+    assert_prompts_stand_alone(&out, &["n"]);
     assert!(sandbox.server.sequences().is_empty());
-    // Yes: finalized, and the photos are not sent again.
-    let out = on_terminal(&sandbox, &dir, "y\n").unwrap();
-    assert!(out.contains("3 photos uploaded, cluster"), "{out}");
+    // Yes: finalized, and the photos are not sent again; the output goes
+    // on after the answer.
+    let out = on_terminal(&sandbox, &dir, "-v", &["y"]);
+    assert_prompts_stand_alone(&out, &["y"]);
+    let after = &out[out.find(PROMPT).unwrap()..];
+    assert!(after.contains("3 photos uploaded, cluster"), "{out}");
     assert_eq!(sandbox.server.sequences().len(), 1);
     let stats = sandbox.server.stats();
     let images: u64 = stats
@@ -190,6 +296,25 @@ fn asks_three_times_before_finalizing() {
         })
         .sum();
     assert_eq!(images, on_server, "no photo was sent twice");
+}
+
+#[test]
+fn the_end_of_the_input_is_no() {
+    if !have_script() {
+        return;
+    }
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("p");
+    camera_photos(&dir, 3);
+    // ^D at the question.
+    let out = on_terminal(&sandbox, &dir, "", &["\x04"]);
+    assert_eq!(out.matches(PROMPT).count(), 1, "{out:?}");
+    assert!(
+        out.contains("uploaded but not finalized; run again to finalize"),
+        "{out}"
+    );
+    assert!(sandbox.server.sequences().is_empty());
 }
 
 #[test]
@@ -240,5 +365,89 @@ fn a_pause_makes_a_new_sequence_and_a_duplicate_is_left_out() {
     assert!(
         stdout.contains("2 sequences uploaded, 0 skipped (already uploaded), 0 failed"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn each_case_has_its_exit_status() {
+    let sandbox = Sandbox::start(Seed::default(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let one_line = |stderr: &str, line: String| {
+        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
+    };
+    // A path that is not there: 2, one line (with or without --yes).
+    let missing = work.path().join("missing");
+    for a in [&args![&missing][..], &args![&missing, "--yes"][..]] {
+        let (code, stdout, stderr) = sandbox.run(BIN, a, &[DEMO_TOKEN], work.path());
+        assert_eq!((code, stdout.as_str()), (2, ""));
+        one_line(
+            &stderr,
+            format!(
+                "upload_with_authentication: {}: no such file or folder",
+                missing.display()
+            ),
+        );
+    }
+    // A folder without photos: 1, with a message.
+    let empty = work.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&empty, "-y"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "upload_with_authentication: no photos (.jpg, .jpeg) under {}",
+            empty.display()
+        ),
+    );
+    // Usage errors: 2, with the usage line.
+    for (bad, message) in [
+        (
+            &args![&empty, "--cutoff-distance", "-5"][..],
+            "upload_with_authentication: --cutoff-distance must be a number of metres, 0 or more (or inf), not '-5'",
+        ),
+        (
+            args![&empty, "--cutoff-time", "NaN"],
+            "upload_with_authentication: --cutoff-time must be a number of seconds, 0 or more (or inf), not 'NaN'",
+        ),
+        (
+            &args![&empty, "--frobnicate"][..],
+            "upload_with_authentication: unknown option --frobnicate",
+        ),
+    ] {
+        let (code, _, stderr) = sandbox.run(BIN, bad, &[DEMO_TOKEN], work.path());
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [
+                message,
+                "Usage: upload_with_authentication [options] path (see upload_with_authentication --help)"
+            ]
+        );
+    }
+    assert!(sandbox.server.stats().requests.is_empty());
+    // Everything uploaded: 0 (--yes with --dry-run is fine: nothing asked).
+    let dir = work.path().join("day");
+    camera_photos(&dir, 2);
+    let (code, stdout, stderr) =
+        sandbox.run(BIN, args![&dir, "-y", "-n"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1 sequence would be uploaded, 0 skipped (already uploaded), 0 failed")
+    );
+    let (code, _, stderr) = sandbox.run(BIN, args![&dir, "-y"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 0, "{stderr}");
+    // A photo skipped: 1.
+    let blank = dir.join("blank.jpg");
+    fs::write(&blank, mapillary_testkit::plain_jpeg(8, 8, 1)).unwrap();
+    let (code, _, stderr) = sandbox.run(BIN, args![&dir, "--yes"], &[DEMO_TOKEN], work.path());
+    assert_eq!(code, 1);
+    one_line(
+        &stderr,
+        format!(
+            "upload_with_authentication: {}: skipped: no GPSLatitude",
+            blank.display()
+        ),
     );
 }

@@ -754,31 +754,4 @@ mod tests {
             "{err}"
         );
     }
-
-    #[test]
-    fn the_shared_san_francisco_track() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/gpx/sf_30km_h.gpx");
-        if !path.exists() {
-            eprintln!("skipped: {} is absent", path.display());
-            return;
-        }
-        let track = Track::load(path.to_str().unwrap()).unwrap();
-        let points = track.points();
-        assert!(points.len() > 10);
-        assert!(points.windows(2).all(|w| w[0].time <= w[1].time));
-        // 30 km/h between consecutive points (allowing for rounding).
-        let mut speeds: Vec<f64> = points
-            .windows(2)
-            .filter(|w| w[1].time > w[0].time)
-            .map(|w| {
-                distance(w[0].position, w[1].position)
-                    / w[1].time.duration_since(w[0].time).as_secs_f64()
-                    * 3.6
-            })
-            .collect();
-        speeds.sort_by(f64::total_cmp);
-        let median = speeds[speeds.len() / 2];
-        assert!((25.0..35.0).contains(&median), "median speed {median} km/h");
-    }
 }
