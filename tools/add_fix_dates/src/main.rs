@@ -2,15 +2,14 @@
 //! extracted from video, scans): the first photo gets the start time, each
 //! next one the previous time plus `increment` seconds.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, UsageError, finite,
-    text,
+    Complete, DryRun, Force, JOBS, KeepMtime, PHOTOS_PATH_DOC, Positional, Shared, SyncWrites,
+    UsageError, finite, photos_path, text,
 };
 use mapillary_cli::printer::Printer;
 use mapillary_cli::tool::Tool;

@@ -2,14 +2,14 @@
 //! into photos from other cameras, from their own EXIF, so that they are
 //! handled like Mapillary-app photos.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, SyncWrites, Timezone, UsageError, text,
+    Complete, DryRun, Force, JOBS, KeepMtime, PHOTOS_PATH_DOC, Positional, SyncWrites, Timezone,
+    UsageError, photos_path, text,
 };
 use mapillary_cli::printer::{Printer, plural};
 use mapillary_cli::sequences::{
@@ -122,7 +122,7 @@ const TOOL: Tool<Args> = Tool {
             "Use a chosen sequence id, camera clock in Berlin time.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "add_mapillary_tag_from_exif.py (2015)",
 };
 

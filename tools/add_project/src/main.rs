@@ -8,7 +8,8 @@ use mapillary_cli::Status;
 use mapillary_cli::connection::{connect, find_organization, sign_in};
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, ToolArgs, path, text,
+    Complete, DryRun, Force, JOBS, KeepMtime, PHOTOS_PATH_DOC, Positional, Shared, SyncWrites,
+    photos_path, text,
 };
 use mapillary_cli::printer::Printer;
 use mapillary_cli::tool::Tool;
@@ -27,27 +28,14 @@ struct Args {
     organization: String,
 }
 
-impl ToolArgs for Args {
-    fn shared(&mut self) -> &mut Shared {
-        &mut self.shared
-    }
-}
+mapillary_cli::tool_args!(Args, path: path);
 
 const TOOL: Tool<Args> = Tool {
     name: "add_project",
     version: env!("CARGO_PKG_VERSION"),
     about: "Add an organization (2015: project) to the Mapillary description of photos.",
     positionals: &[
-        Positional {
-            name: "path",
-            doc: "A .jpg/.jpeg file, or a folder searched recursively for them.",
-            optional: false,
-            complete: Complete::Path,
-            set: |a, v| {
-                a.path = path(v);
-                Ok(())
-            },
-        },
+        photos_path(PHOTOS_PATH_DOC),
         Positional {
             name: "project_name",
             doc: "The organization: its ID, or the name or slug of one of your organizations.",
@@ -111,7 +99,7 @@ const TOOL: Tool<Args> = Tool {
             "Look up the organization by name; change nothing.",
         ),
     ],
-    files: mapillary_cli::spec::REWRITTEN_PHOTOS,
+    files: mapillary_cli::tool::REWRITTEN_PHOTOS,
     replaces: "add_project.py (2015)",
 };
 

@@ -1,7 +1,6 @@
 //! geotag_from_gpx: writes each photo's position, altitude and direction
 //! from a GPS track, by the capture time.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +9,8 @@ use std::sync::Mutex;
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Flag, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone,
-    UsageError, finite, number, path, text,
+    Complete, DryRun, Flag, Force, JOBS, KeepMtime, PHOTOS_PATH_DOC, Positional, Shared,
+    SyncWrites, Timezone, UsageError, finite, number, path, photos_path, text,
 };
 use mapillary_cli::printer::{GROUP_FROM, Printer, plural};
 use mapillary_cli::tool::Tool;

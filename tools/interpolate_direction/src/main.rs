@@ -1,14 +1,14 @@
 //! interpolate_direction: writes each geotagged photo's direction, the
 //! bearing to the next photo of the sequence, plus the camera's angle.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{
-    Complete, DryRun, Force, JOBS, KeepMtime, Positional, Shared, SyncWrites, Timezone, finite,
+    Complete, DryRun, Force, JOBS, KeepMtime, PHOTOS_PATH_DOC, Positional, Shared, SyncWrites,
+    Timezone, finite, photos_path,
 };
 use mapillary_cli::printer::Printer;
 use mapillary_cli::tool::Tool;

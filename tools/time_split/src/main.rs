@@ -1,13 +1,14 @@
 //! time_split: moves photos into numbered subfolders wherever the
 //! photographer paused longer than a cutoff.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{Complete, DryRun, JOBS, Positional, Shared, UsageError, finite};
+use mapillary_cli::flags::{
+    Complete, DryRun, JOBS, PHOTOS_PATH_DOC, Positional, Shared, UsageError, finite, photos_path,
+};
 use mapillary_cli::printer::{Printer, plural};
 use mapillary_cli::tool::Tool;
 use mapillary_cli::work::{find_photos, read_photos, time_warnings};

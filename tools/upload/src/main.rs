@@ -2,13 +2,12 @@
 //! with a sequence (Mapillary-app photos, or photos tagged with
 //! add_mapillary_tag_from_exif), then moves each into success/ or failed/.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{DryRun, Shared, UPLOAD_JOBS};
+use mapillary_cli::flags::{DryRun, PHOTOS_PATH_DOC, Shared, UPLOAD_JOBS, photos_path};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{Cutoffs, ENV_CHECKS, ENV_LIMITS, rules};
 use mapillary_cli::tool::Tool;

@@ -2,13 +2,12 @@
 //! sequence, building their Mapillary descriptions on the fly (the photos
 //! are not changed), and asks before the sequence is finalized.
 
-use mapillary_cli::flags::{PHOTOS_PATH_DOC, photos_path};
 use std::path::Path;
 use std::process::ExitCode;
 
 use mapillary_cli::Status;
 use mapillary_cli::failure::Failure;
-use mapillary_cli::flags::{DryRun, Timezone, UPLOAD_JOBS, Yes};
+use mapillary_cli::flags::{DryRun, PHOTOS_PATH_DOC, Timezone, UPLOAD_JOBS, Yes, photos_path};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
     CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
