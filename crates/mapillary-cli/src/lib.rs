@@ -1,36 +1,24 @@
-//! What every Mapillary tool does the same way: parsing its arguments from
-//! one description (which also gives `--help` and the man page), reporting
-//! results and problems, drawing progress, stopping on Ctrl-C, and turning
-//! the outcome into an exit status (0 all done, 1 some file failed or was
-//! skipped, 2 usage error).
+//! What every Mapillary tool does the same way: its arguments as a typed
+//! struct parsed by flag types that also give `--help`, the man page and
+//! the shell completions ([`flags`], [`tool`]); failures as types that
+//! carry their exit status ([`failure`]); one printer for people and for
+//! `--json` ([`printer`]); the common work on photos ([`work`]), on
+//! sequences ([`sequences`]), over the network ([`connection`]) and for
+//! uploads ([`uploading`]); and Ctrl-C, which stops between two files.
 
-pub mod args;
 pub mod connection;
 pub mod failure;
 pub mod flags;
-pub mod network;
-pub mod photos;
 pub mod printer;
-pub mod report;
 pub mod sequences;
-pub mod spec;
 mod text;
 pub mod tool;
 pub mod uploading;
 pub mod work;
 
-use std::fmt::Display;
 use std::io::Write;
-use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-pub use args::Args;
-pub use flags::{UsageError, parse_finite, parse_number};
-pub use report::{Reporter, Tally, Unit, plural, shown};
-pub use spec::{
-    DRY_RUN, FORCE, JOBS, KEEP_MTIME, Opt, Positional, SYNC, TIMEZONE, Tool, UPLOAD_JOBS,
-};
 
 /// How a run ended, when it ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,40 +29,6 @@ pub enum Status {
     Incomplete,
     /// The user pressed Ctrl-C; the run stopped between two files.
     Interrupted,
-}
-
-impl Status {
-    /// `Done` when `tally` says everything went through, else `Incomplete`.
-    pub fn from_tally(tally: &Tally) -> Status {
-        if tally.all_done() {
-            Status::Done
-        } else {
-            Status::Incomplete
-        }
-    }
-}
-
-/// Why a run could not go on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// A bad command line: printed with the usage; exit status 2.
-    Usage(String),
-    /// Nothing could be done (no such folder, bad track file, login
-    /// refused, ...): one line; exit status 1.
-    Fatal(String),
-}
-
-impl From<UsageError> for Failure {
-    fn from(e: UsageError) -> Self {
-        Failure::Usage(e.0)
-    }
-}
-
-impl Failure {
-    /// A fatal error from anything displayable.
-    pub fn fatal(e: impl Display) -> Failure {
-        Failure::Fatal(e.to_string())
-    }
 }
 
 static INTERRUPTED: OnceLock<&'static AtomicBool> = OnceLock::new();
@@ -122,109 +76,4 @@ pub fn interrupt_flag() -> &'static AtomicBool {
         });
         flag
     })
-}
-
-/// Runs a tool: parses the command line for `tool`, handles `--help`,
-/// `--version` and `--generate-man`, calls `body`, and maps its outcome to
-/// the exit status.
-pub fn run(
-    tool: &Tool,
-    body: impl FnOnce(&Args, &Reporter) -> Result<Status, Failure>,
-) -> ExitCode {
-    let parsed = match args::parse(tool, std::env::args_os().skip(1)) {
-        Ok(p) => p,
-        Err(e) => return usage_error(tool, &e.0),
-    };
-    let args = match parsed {
-        args::Parsed::Help => return print_and_exit(&tool.help()),
-        args::Parsed::Version => {
-            return print_and_exit(&format!("{} {}\n", tool.name, tool.version));
-        }
-        args::Parsed::Man => return print_and_exit(&tool.man_page()),
-        args::Parsed::Run(a) => a,
-    };
-    let reporter = Reporter::new(tool.name, args.quiet(), args.verbose());
-    let outcome = body(&args, &reporter);
-    reporter.finish_progress();
-    if let Some(shortfall) = mapillary_core::batch::thread_shortfall() {
-        reporter.warn(shortfall);
-    }
-    match outcome {
-        // A problem was reported: not everything was done.
-        Ok(Status::Done) if reporter.problems() > 0 => ExitCode::from(1),
-        Ok(Status::Done) => ExitCode::SUCCESS,
-        Ok(Status::Incomplete) => ExitCode::from(1),
-        Ok(Status::Interrupted) => ExitCode::from(130),
-        Err(Failure::Usage(message)) => usage_error(tool, &message),
-        Err(Failure::Fatal(message)) => {
-            reporter.error(message);
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn print_and_exit(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(1),
-    }
-}
-
-fn usage_error(tool: &Tool, message: &str) -> ExitCode {
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "{name}: {message}\nUsage: {usage} (see {name} --help)",
-        name = tool.name,
-        // The message may quote an argument, which may hold anything.
-        message = report::escaped(message),
-        usage = tool.usage()
-    );
-    ExitCode::from(2)
-}
-
-/// The zone rule for capture times: `--timezone` forces one zone; without
-/// it, times without an offset are in the computer's zone (`TZ` honoured).
-pub fn zone_rule(args: &Args) -> Result<mapillary_core::capture_time::ZoneRule, Failure> {
-    use mapillary_core::capture_time::{ZoneRule, parse_zone};
-    match args.value(TIMEZONE.long) {
-        None => Ok(ZoneRule::system()),
-        Some(v) => parse_zone(&v.to_string_lossy())
-            .map(ZoneRule::Force)
-            .map_err(|e| Failure::Usage(format!("--timezone: {e}"))),
-    }
-}
-
-/// How photos are rewritten: `--dry-run`, `--sync`, `--force` and
-/// `--keep-mtime`.
-pub fn rewrite_options(args: &Args) -> mapillary_core::exif::RewriteOptions {
-    use mapillary_core::files::replace::ModifiedTime;
-    mapillary_core::exif::RewriteOptions {
-        dry_run: args.flag(DRY_RUN.long),
-        sync: args.flag(SYNC.long),
-        force: args.flag(FORCE.long),
-        modified: if args.flag(KEEP_MTIME.long) {
-            ModifiedTime::Keep
-        } else {
-            ModifiedTime::Now
-        },
-    }
-}
-
-/// The number of uploads at a time: `--jobs`, else 4.
-pub fn upload_jobs(args: &Args) -> Result<usize, Failure> {
-    match args.option_number::<usize>("jobs")? {
-        Some(0) => Err(Failure::Usage("--jobs must be at least 1".to_string())),
-        Some(n) => Ok(n),
-        None => Ok(4),
-    }
-}
-
-/// The number of files to work on at once: `--jobs`, else the CPU count.
-pub fn jobs(args: &Args) -> Result<usize, Failure> {
-    match args.option_number::<usize>("jobs")? {
-        Some(0) => Err(Failure::Usage("--jobs must be at least 1".to_string())),
-        Some(n) => Ok(n),
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
-    }
 }

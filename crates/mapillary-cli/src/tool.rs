@@ -716,6 +716,26 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_numbers_are_numbers_refused_by_name() {
+        for arg in ["-inf", "-nan", "inf", "NaN", "1e999", "-1e999", "-Infinity"] {
+            assert_eq!(
+                run(&["a", arg]).unwrap_err().0,
+                format!("offset must be a finite number of seconds, not '{arg}'"),
+                "{arg}"
+            );
+        }
+        assert_eq!(
+            run(&["a", "soon"]).unwrap_err().0,
+            "offset must be a number of seconds, not 'soon'"
+        );
+        assert_eq!(run(&["a", "-0.25"]).unwrap().offset, Some(-0.25));
+        assert_eq!(run(&["a"]).unwrap().offset, None);
+        // Options are still options.
+        assert!(run(&["-n", "a"]).unwrap().shared.dry_run);
+        assert_eq!(run(&["-i", "a"]).unwrap_err().0, "unknown option -i");
+    }
+
+    #[test]
     fn help_man_page_and_completions_come_from_the_flags() {
         let h = TOOL.help();
         assert!(h.starts_with(
