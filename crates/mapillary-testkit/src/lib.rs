@@ -576,3 +576,98 @@ pub fn tagged_photo(
         None => write_photo(path, second, &edits),
     }
 }
+
+/// The lines of a tool's output, without their line ends.
+pub fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+/// Fails, showing the whole output, unless one of its lines is exactly
+/// `line`: a line with extra words, another prefix or a second message
+/// glued on does not count.
+#[track_caller]
+pub fn assert_line(text: &str, line: &str) {
+    assert!(
+        text.lines().any(|l| l == line),
+        "no line is exactly\n  {line:?}\nin the output:\n{text}"
+    );
+}
+
+/// Fails, showing the whole output, if one of its lines is exactly `line`.
+#[track_caller]
+pub fn assert_no_line(text: &str, line: &str) {
+    assert!(
+        !text.lines().any(|l| l == line),
+        "a line is\n  {line:?}\nin the output:\n{text}"
+    );
+}
+
+/// How many lines of the output are exactly `line`.
+pub fn count_lines(text: &str, line: &str) -> usize {
+    text.lines().filter(|l| *l == line).count()
+}
+
+/// The one line of the output that starts with `prefix`, for a line whose
+/// end the test cannot know in advance (an operating system's words);
+/// fails, showing the whole output, when no line or several lines start so.
+#[track_caller]
+pub fn line_starting<'a>(text: &'a str, prefix: &str) -> &'a str {
+    let found: Vec<&str> = text.lines().filter(|l| l.starts_with(prefix)).collect();
+    match found[..] {
+        [one] => one,
+        _ => panic!(
+            "{} lines start with\n  {prefix:?}\nin the output (one expected):\n{text}",
+            found.len()
+        ),
+    }
+}
+
+/// Fails, showing the whole output, if a line starts with `prefix`.
+#[track_caller]
+pub fn assert_no_line_starting(text: &str, prefix: &str) {
+    assert!(
+        !text.lines().any(|l| l.starts_with(prefix)),
+        "a line starts with\n  {prefix:?}\nin the output:\n{text}"
+    );
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    const OUT: &str = "tool: a.jpg: skipped: no time\r\ntool: b.jpg: done\n2 photos\n";
+
+    #[test]
+    fn whole_lines_match_and_fragments_do_not() {
+        assert_eq!(
+            lines(OUT),
+            [
+                "tool: a.jpg: skipped: no time",
+                "tool: b.jpg: done",
+                "2 photos"
+            ]
+        );
+        assert_line(OUT, "tool: b.jpg: done");
+        assert_no_line(OUT, "tool: b.jpg");
+        assert_no_line(OUT, "photos");
+        assert_eq!(count_lines(OUT, "2 photos"), 1);
+        assert_eq!(count_lines(OUT, "2 photo"), 0);
+        assert_eq!(
+            line_starting(OUT, "tool: a.jpg: "),
+            "tool: a.jpg: skipped: no time"
+        );
+        assert_no_line_starting(OUT, "a.jpg");
+    }
+
+    #[test]
+    #[should_panic(expected = "no line is exactly")]
+    fn a_fragment_fails() {
+        assert_line(OUT, "skipped: no time");
+    }
+
+    #[test]
+    #[should_panic(expected = "2 lines start with")]
+    fn two_lines_with_the_prefix_fail() {
+        line_starting(OUT, "tool: ");
+    }
+}

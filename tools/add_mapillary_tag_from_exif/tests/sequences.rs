@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mapillary_core::exif::{Value, read_exif, tags};
-use mapillary_testkit::{args, photo_edits, write_photo};
+use mapillary_testkit::{args, assert_line, photo_edits, write_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_add_mapillary_tag_from_exif");
 
@@ -56,6 +56,19 @@ fn tag(args: &[&std::ffi::OsStr], vars: &[(&str, &str)]) -> (i32, String, String
     );
     assert!(!e.contains("panicked"), "{e}");
     (out.status.code().unwrap(), o, e)
+}
+
+/// `n` as the tools write a limit: digits in groups of three.
+fn with_commas(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The MAPSequenceUUID of each photo under `dir` (by file name), `None`
@@ -122,15 +135,16 @@ fn twenty_photos_with_a_ten_minute_pause_become_two_sequences() {
     walk_with_a_pause(dir.path());
     let (code, stdout, stderr) = tag(args![dir.path(), "-v"], &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("20 photos tagged, 0 skipped, 0 failed (2 sequences)"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "20 photos tagged, 0 skipped, 0 failed (2 sequences)",
     );
-    assert!(
-        stderr.contains("new sequence from")
-            && stderr
-                .contains("IMG_0010.jpg: taken 600.0 s after the photo before it (more than 60 s)"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "add_mapillary_tag_from_exif: new sequence from {}: taken 600.0 s after the photo before it (more than 60 s)",
+            dir.path().join("IMG_0010.jpg").display()
+        ),
     );
     let (groups, none) = partition(&sequences_of(dir.path()));
     assert!(none.is_empty());
@@ -141,8 +155,15 @@ fn twenty_photos_with_a_ten_minute_pause_become_two_sequences() {
     // The cutoff as an option and as the official client's variable.
     let (code, stdout, _) = tag(args![dir.path(), "--cutoff-time", "700"], &[]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("(sequence "), "{stdout}");
-    assert_eq!(partition(&sequences_of(dir.path())).0.len(), 1);
+    let one = sequences_of(dir.path());
+    assert_eq!(partition(&one).0.len(), 1);
+    assert_line(
+        &stdout,
+        &format!(
+            "20 photos tagged, 0 skipped, 0 failed (sequence {})",
+            one["IMG_0000.jpg"].as_deref().unwrap()
+        ),
+    );
     let (code, _, _) = tag(
         args![dir.path()],
         &[("MAPILLARY_TOOLS_CUTOFF_DISTANCE", "15")],
@@ -154,15 +175,18 @@ fn twenty_photos_with_a_ten_minute_pause_become_two_sequences() {
         &[("MAPILLARY_TOOLS_CUTOFF_TIME", "soon")],
     );
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("MAPILLARY_TOOLS_CUTOFF_TIME=\"soon\": expected a number"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        "add_mapillary_tag_from_exif: MAPILLARY_TOOLS_CUTOFF_TIME=\"soon\": expected a number (inf for none)",
     );
 
     // A sequence id keeps them one sequence.
     let (code, stdout, _) = tag(args![dir.path(), "walk-1"], &[]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("(sequence walk-1)"), "{stdout}");
+    assert_line(
+        &stdout,
+        "20 photos tagged, 0 skipped, 0 failed (sequence walk-1)",
+    );
     let all = sequences_of(dir.path());
     assert!(
         all.values().all(|s| s.as_deref() == Some("walk-1")),
@@ -185,11 +209,15 @@ fn the_limits_cut_and_say_so() {
         &[("MAPILLARY_TOOLS_MAX_SEQUENCE_LENGTH", "3")],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("new sequence from")
-            && stderr.contains("p3.jpg: Mapillary takes at most 3 photos in one sequence"),
-        "{stderr}"
-    );
+    for cut in ["p3.jpg", "p6.jpg"] {
+        assert_line(
+            &stderr,
+            &format!(
+                "add_mapillary_tag_from_exif: new sequence from {}: Mapillary takes at most 3 photos in one sequence",
+                dir.path().join(cut).display()
+            ),
+        );
+    }
     let (groups, _) = partition(&sequences_of(dir.path()));
     assert_eq!(
         groups,
@@ -209,9 +237,13 @@ fn the_limits_cut_and_say_so() {
         )],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("bytes of photos in one sequence"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "add_mapillary_tag_from_exif: new sequence from {}: Mapillary takes at most {} bytes of photos in one sequence",
+            dir.path().join("p2.jpg").display(),
+            with_commas(size * 2 + size / 2)
+        ),
     );
     let sizes: Vec<usize> = partition(&sequences_of(dir.path()))
         .0
@@ -228,9 +260,12 @@ fn the_limits_cut_and_say_so() {
         &[("MAPILLARY_TOOLS_MAX_SEQUENCE_PIXELS", "3100")],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("p4.jpg: Mapillary takes at most 3,100 pixels in one sequence"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "add_mapillary_tag_from_exif: new sequence from {}: Mapillary takes at most 3,100 pixels in one sequence",
+            dir.path().join("p4.jpg").display()
+        ),
     );
     let mut sizes: Vec<usize> = partition(&sequences_of(dir.path()))
         .0
@@ -246,11 +281,15 @@ fn the_limits_cut_and_say_so() {
         &[("MAPILLARY_TOOLS_MAX_SEQUENCE_LENGTH", "3")],
     );
     assert_eq!(code, 0);
-    assert!(
-        stderr.contains("sequence mine will be uploaded in parts; a part starts at")
-            && stderr.contains("p3.jpg"),
-        "{stderr}"
-    );
+    for part in ["p3.jpg", "p6.jpg"] {
+        assert_line(
+            &stderr,
+            &format!(
+                "add_mapillary_tag_from_exif: sequence mine will be uploaded in parts; a part starts at {}: Mapillary takes at most 3 photos in one sequence",
+                dir.path().join(part).display()
+            ),
+        );
+    }
     assert_eq!(partition(&sequences_of(dir.path())).0.len(), 1);
 }
 
@@ -281,37 +320,34 @@ fn duplicates_null_island_and_too_fast_are_left_out_with_one_message_each() {
 
     let (code, stdout, stderr) = tag(args![d], &[]);
     assert_eq!(code, 1, "{stdout}{stderr}");
-    let line = |start: &str| {
-        let found: Vec<&str> = stderr.lines().filter(|l| l.contains(start)).collect();
-        assert_eq!(found.len(), 1, "one line for {start}: {stderr}");
-        found[0].to_string()
-    };
-    let duplicates = line("each a duplicate");
-    assert!(
-        duplicates.starts_with("add_mapillary_tag_from_exif: 2 photos left out (not tagged): each a duplicate of the photo kept before it (within 0.1 m and 5°): "),
-        "{duplicates}"
+    let path = |name: &str| d.join(name).display().to_string();
+    assert_line(
+        &stderr,
+        &format!(
+            "add_mapillary_tag_from_exif: 2 photos left out (not tagged): each a duplicate of the photo kept before it (within 0.1 m and 5°): {}, {}",
+            path("walk_2.jpg"),
+            path("walk_3.jpg")
+        ),
     );
-    assert!(
-        duplicates.ends_with("walk_2.jpg, ") || duplicates.contains("walk_2.jpg,"),
-        "{duplicates}"
+    assert_line(
+        &stderr,
+        &format!(
+            "add_mapillary_tag_from_exif: 1 photo left out (not tagged): at latitude 0, longitude 0, where a camera without a GPS fix puts photos: {}",
+            path("walk_5.jpg")
+        ),
     );
-    assert!(duplicates.ends_with("walk_3.jpg"), "{duplicates}");
-    let null = line("latitude 0, longitude 0");
-    assert!(
-        null.contains("1 photo left out (not tagged): at latitude 0, longitude 0")
-            && null.ends_with("walk_5.jpg"),
-        "{null}"
+    assert_line(
+        &stderr,
+        &format!(
+            "add_mapillary_tag_from_exif: 2 photos left out (not tagged): their sequence is faster than 400 km/h on average (1080 km/h: a GPS or clock error?): {}, {}",
+            path("plane/a.jpg"),
+            path("plane/b.jpg")
+        ),
     );
-    let fast = line("faster than");
-    assert!(
-        fast.contains("2 photos left out (not tagged): their sequence is faster than 400 km/h on average (1080 km/h")
-            && fast.contains("plane/a.jpg")
-            && fast.contains("plane/b.jpg"),
-        "{fast}"
-    );
-    assert!(
-        stdout.contains("3 photos tagged, 5 skipped, 0 failed (sequence "),
-        "{stdout}"
+    let walk = sequences_of(d)["walk_0.jpg"].clone().unwrap();
+    assert_line(
+        &stdout,
+        &format!("3 photos tagged, 5 skipped, 0 failed (sequence {walk})"),
     );
     // What was left out is unchanged; the rest is one sequence.
     for name in [
@@ -344,9 +380,12 @@ fn duplicates_null_island_and_too_fast_are_left_out_with_one_message_each() {
     assert_eq!(sequences_of(d)["walk_2.jpg"].as_deref(), Some("earlier"));
     let (code, stdout, _) = tag(args![d], &[]);
     assert_eq!(code, 1);
-    assert!(
-        stdout.contains("walk_2.jpg: left out; lost the MAPSequenceUUID of an earlier run"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        &format!(
+            "{}: left out; lost the MAPSequenceUUID of an earlier run",
+            d.join("walk_2.jpg").display()
+        ),
     );
     let after = sequences_of(d);
     assert_eq!(after["walk_2.jpg"], None);

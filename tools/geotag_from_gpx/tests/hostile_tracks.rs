@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mapillary_core::exif::read_exif;
-use mapillary_testkit::{args, photo_edits, run_tool, workspace_root, write_photo};
+use mapillary_testkit::{args, assert_line, photo_edits, run_tool, workspace_root, write_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_geotag_from_gpx");
 
@@ -144,9 +144,9 @@ fn a_100_mb_track_loads_in_bounded_memory() {
     let before = fs::read(&p).unwrap();
     let (code, stderr, peak_mib) = run_measured(args![photos, path, "--dry-run", "-v"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains(&format!("{i} track points from 1 file")),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!("geotag_from_gpx: {i} track points from 1 file"),
     );
     assert_eq!(fs::read(&p).unwrap(), before, "a dry run changed the photo");
     // The points kept take about 60 MB (56 bytes each); the file is

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use mapillary_testkit::{
-    args, exiftool, image_data, photo_edits, run_tool, unexpected_changes, workspace_root,
-    write_photo,
+    args, assert_line, exiftool, image_data, photo_edits, run_tool, unexpected_changes,
+    workspace_root, write_photo,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_interpolate_direction");
@@ -52,10 +52,7 @@ fn bearings_to_the_next_photo_with_an_angle() {
     let images: Vec<Vec<u8>> = files.iter().map(|f| image_data(f)).collect();
     let (code, stdout, stderr) = run_tool(BIN, args![dir.path(), "-90"], None);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("4 photos given a direction, 0 skipped, 0 failed"),
-        "{stdout}"
-    );
+    assert_line(&stdout, "4 photos given a direction, 0 skipped, 0 failed");
     let after = tool.listings(&files);
     let directions: Vec<String> = files
         .iter()
@@ -95,19 +92,22 @@ fn skips_photos_without_position_or_time_and_handles_a_lone_photo() {
     let untouched = (fs::read(&no_gps).unwrap(), fs::read(&no_time).unwrap());
     let (code, stdout, stderr) = run_tool(BIN, args![dir.path(), "45.5"], None);
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("nogps.jpg: skipped: no GPS position"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "interpolate_direction: {}: skipped: no GPS position",
+            no_gps.display()
+        ),
     );
-    assert!(
-        stderr.contains("notime.jpg: skipped: no capture time"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "interpolate_direction: {}: skipped: no capture time (DateTimeOriginal)",
+            no_time.display()
+        ),
     );
-    assert!(stdout.contains("lone.jpg: direction 45.50"), "{stdout}");
-    assert!(
-        stdout.contains("1 photo given a direction, 2 skipped, 0 failed"),
-        "{stdout}"
-    );
+    assert_line(&stdout, &format!("{}: direction 45.50", lone.display()));
+    assert_line(&stdout, "1 photo given a direction, 2 skipped, 0 failed");
     assert_eq!(
         (fs::read(&no_gps).unwrap(), fs::read(&no_time).unwrap()),
         untouched
@@ -125,16 +125,21 @@ fn usage_errors_and_docs() {
     for (a, message) in [
         (
             vec![dir.path().as_os_str(), "left".as_ref()],
-            "offset_angle must be a number",
+            "offset_angle must be a number of degrees, not 'left'",
         ),
         (
             vec![dir.path().as_os_str(), "1".as_ref(), "2".as_ref()],
-            "unexpected argument",
+            "unexpected argument '2'",
         ),
     ] {
         let (code, _, stderr) = run_tool(BIN, &a, None);
         assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains(message), "{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "interpolate_direction: {message}\nUsage: interpolate_direction [options] path [offset_angle] (see interpolate_direction --help)\n"
+            )
+        );
     }
     let (_, man, _) = run_tool(BIN, args!["--generate-man"], None);
     let committed = fs::read_to_string(workspace_root().join("docs/man/interpolate_direction.1"))

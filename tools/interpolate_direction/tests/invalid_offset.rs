@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use mapillary_core::exif::tags;
-use mapillary_testkit::{photo_edits, write_photo};
+use mapillary_testkit::{assert_line, photo_edits, write_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_interpolate_direction");
 
@@ -46,5 +46,8 @@ fn each_photo_with_an_invalid_offset_says_which_zone_was_used() {
     assert_eq!(lines, expected);
     // p0 is first in time, so it looks north to p1.
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("p0.jpg: direction 0.00"), "{stdout}");
+    assert_line(
+        &stdout,
+        &format!("{}: direction 0.00", dir.path().join("p0.jpg").display()),
+    );
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use mapillary_core::capture_time::CaptureTime;
 use mapillary_core::exif::ExifEdits;
-use mapillary_testkit::{args, run_tool, workspace_root, write_photo};
+use mapillary_testkit::{args, assert_line, lines, run_tool, workspace_root, write_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_time_split");
 
@@ -54,9 +54,9 @@ fn a_thousand_photos_split_into_the_right_groups() {
     }
     let (code, stdout, stderr) = run_tool(BIN, args![dir.path()], None);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("1000 photos moved into 5 groups (cutoff 3.0 s), 0 skipped, 0 failed"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "1000 photos moved into 5 groups (cutoff 3.0 s), 0 skipped, 0 failed",
     );
     for (group, prefix) in ["c", "a", "e", "b", "d"].iter().enumerate() {
         let names = names_in(&dir.path().join(group.to_string()));
@@ -98,13 +98,21 @@ fn never_overwrites_and_reports_photos_without_time() {
     fs::write(dir.path().join("0/b.jpg"), b"someone else's file").unwrap();
     let (code, stdout, stderr) = run_tool(BIN, args![dir.path(), "10"], None);
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("untimed.jpg: skipped: no capture time (DateTimeOriginal)"),
-        "{stderr}"
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    assert_line(
+        &stderr,
+        &format!(
+            "time_split: {}: skipped: no capture time (DateTimeOriginal)",
+            path("untimed.jpg")
+        ),
     );
-    assert!(
-        stderr.contains("b.jpg already exists; not overwritten"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "time_split: {}: {} already exists; not overwritten",
+            path("b.jpg"),
+            path("0/b.jpg")
+        ),
     );
     assert_eq!(
         fs::read(dir.path().join("0/b.jpg")).unwrap(),
@@ -117,10 +125,16 @@ fn never_overwrites_and_reports_photos_without_time() {
     assert!(dir.path().join("0/a.jpg").exists());
     assert!(dir.path().join("untimed.jpg").exists());
     // The walk also finds 0/b.jpg, which is not a photo: one more failure.
-    assert!(stderr.contains("0/b.jpg: not a JPEG file"), "{stderr}");
-    assert!(
-        stdout.contains("1 photo moved into 1 group (cutoff 10.0 s), 1 skipped, 2 failed"),
-        "{stdout}"
+    assert_line(
+        &stderr,
+        &format!(
+            "time_split: {}: not a JPEG file (no SOI marker)",
+            path("0/b.jpg")
+        ),
+    );
+    assert_line(
+        &stdout,
+        "1 photo moved into 1 group (cutoff 10.0 s), 1 skipped, 2 failed",
     );
 }
 
@@ -131,11 +145,18 @@ fn dry_run_moves_nothing() {
     burst(dir.path(), "q", 500, 3, 1);
     let (code, stdout, _) = run_tool(BIN, args!["-n", dir.path()], None);
     assert_eq!(code, 0);
-    assert!(stdout.contains("group 1: 3 photos"), "{stdout}");
-    assert!(stdout.contains("would go to"), "{stdout}");
-    assert!(
-        stdout.contains("6 photos would be moved into 2 groups"),
-        "{stdout}"
+    let folder = dir.path().display();
+    assert_eq!(
+        lines(&stdout),
+        [
+            format!(
+                "group 0: 3 photos, 2021-06-01T10:00:00Z .. 2021-06-01T10:00:02Z would go to {folder}/0"
+            ),
+            format!(
+                "group 1: 3 photos, 2021-06-01T10:08:20Z .. 2021-06-01T10:08:22Z would go to {folder}/1"
+            ),
+            "6 photos would be moved into 2 groups (cutoff 1.5 s), 0 skipped, 0 failed".to_string(),
+        ]
     );
     assert_eq!(names_in(dir.path()).len(), 6);
 }
@@ -147,9 +168,12 @@ fn usage_errors_and_docs() {
         (vec![], "missing argument: path"),
         (
             vec![dir.path().as_os_str(), "soon".as_ref()],
-            "cutoff_time must be a number",
+            "cutoff_time must be a number of seconds, not 'soon'",
         ),
-        (vec![dir.path().as_os_str(), "-5".as_ref()], "0 or more"),
+        (
+            vec![dir.path().as_os_str(), "-5".as_ref()],
+            "cutoff_time must be a number of seconds, 0 or more, not '-5'",
+        ),
         (
             vec![dir.path().as_os_str(), "1".as_ref(), "2".as_ref()],
             "unexpected argument '2'",
@@ -157,10 +181,11 @@ fn usage_errors_and_docs() {
     ] {
         let (code, _, stderr) = run_tool(BIN, &a, None);
         assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains(msg), "{stderr}");
-        assert!(
-            stderr.contains("Usage: time_split [options] path [cutoff_time]"),
-            "{stderr}"
+        assert_eq!(
+            stderr,
+            format!(
+                "time_split: {msg}\nUsage: time_split [options] path [cutoff_time] (see time_split --help)\n"
+            )
         );
     }
     let (_, man, _) = run_tool(BIN, args!["--generate-man"], None);

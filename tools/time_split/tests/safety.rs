@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mapillary_core::capture_time::CaptureTime;
 use mapillary_core::exif::{ExifEdits, RewriteOptions, rewrite_file};
-use mapillary_testkit::{args, plain_jpeg, run_tool};
+use mapillary_testkit::{args, assert_line, plain_jpeg, run_tool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_time_split");
 
@@ -79,7 +79,10 @@ fn relative_links_still_resolve_after_the_split() {
     }
     let (code, stdout, stderr) = run_tool(BIN, args![&trip, "60"], None);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("4 photos moved into 2 groups"), "{stdout}");
+    assert_line(
+        &stdout,
+        "4 photos moved into 2 groups (cutoff 60.0 s), 0 skipped, 0 failed",
+    );
     for (i, group) in [(0, "0"), (1, "0"), (2, "1"), (3, "1")] {
         let name = real[i].file_name().unwrap();
         let link = trip.join(group).join(name);
@@ -142,12 +145,9 @@ fn the_first_ctrl_c_stops_between_two_moves_and_a_rerun_finishes() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(moved_now > 0 && moved_now < PHOTOS, "{moved_now} moved");
     // What Ctrl-C does is said with the tool's name, then what is left.
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert!(
-        lines.contains(
-            &"time_split: stopping after the files in progress (Ctrl-C again to stop at once)"
-        ),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        "time_split: stopping after the files in progress (Ctrl-C again to stop at once)",
     );
     let left = format!(
         "time_split: interrupted: {} not moved; run again to finish",
@@ -157,14 +157,14 @@ fn the_first_ctrl_c_stops_between_two_moves_and_a_rerun_finishes() {
             format!("{} photos", PHOTOS - moved_now)
         }
     );
-    assert!(lines.contains(&left.as_str()), "{stderr}");
+    assert_line(&stderr, &left);
     // A rerun finishes the split where the first stopped: four groups, no
     // nested 0/0/.
     let (code, stdout, stderr) = run_tool(BIN, args![&trip], None);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains(&format!("{PHOTOS} photos moved into 4 groups")),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        &format!("{PHOTOS} photos moved into 4 groups (cutoff 1.5 s), 0 skipped, 0 failed"),
     );
     let placed = photos_under(&trip);
     assert_eq!(placed.len(), PHOTOS);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use mapillary_core::exif::tags;
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
-use mapillary_testkit::{args, photo_edits, write_photo};
+use mapillary_testkit::{args, assert_line, photo_edits, write_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload");
 
@@ -67,12 +67,12 @@ fn both_ways_of_naming_the_organization_join_it_and_stay_off_the_wire() {
     );
     let (code, stdout, stderr) = sandbox.run(BIN, args![dir], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1, "the unfit photo is skipped: {stdout}{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "{}: skipped: the description would not fit Mapillary's image description schema: MAPOrientation: \"1\" is not of type \"integer\"",
+    assert_line(
+        &stderr,
+        &format!(
+            "upload: {}: skipped: the description would not fit Mapillary's image description schema: MAPOrientation: \"1\" is not of type \"integer\"",
             unfit.display()
-        )),
-        "{stderr}"
+        ),
     );
     let sequences = sandbox.server.sequences();
     assert_eq!(sequences.len(), 2, "{sequences:#?}");

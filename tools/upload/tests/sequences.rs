@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
-use mapillary_testkit::{args, tagged_photo};
+use mapillary_testkit::{args, assert_line, line_starting, tagged_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload");
 
@@ -34,15 +34,30 @@ fn a_sequence_of_1050_photos_arrives_whole_in_parts_of_at_most_1000() {
     }
     let (code, stdout, stderr) = sandbox.run(BIN, args!["trip"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("sequence uploaded in parts; the next part starts at trip/IMG_0049.jpg: Mapillary takes at most 1,000 photos in one sequence"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        "upload: sequence uploaded in parts; the next part starts at trip/IMG_0049.jpg: Mapillary takes at most 1,000 photos in one sequence",
     );
-    assert!(
-        stdout.contains("sequence my-long-walk (part 1 of 2): 1000 photos uploaded")
-            && stdout.contains("sequence my-long-walk (part 2 of 2): 50 photos uploaded"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "2 sequences uploaded, 0 skipped (already uploaded), 0 failed; 1.4 MB sent",
     );
+    let clusters: Vec<String> = sandbox
+        .server
+        .sequences()
+        .into_iter()
+        .map(|s| s.cluster_id)
+        .collect();
+    for part in [
+        "sequence my-long-walk (part 1 of 2): 1000 photos uploaded, cluster ",
+        "sequence my-long-walk (part 2 of 2): 50 photos uploaded, cluster ",
+    ] {
+        let cluster = &line_starting(&stdout, part)[part.len()..];
+        assert!(
+            clusters.iter().any(|c| c == cluster),
+            "{cluster}: {clusters:?}"
+        );
+    }
     let sequences = sandbox.server.sequences();
     assert_eq!(sequences.len(), 2);
     assert!(sequences.iter().all(|s| s.images.len() <= 1000));
@@ -144,8 +159,8 @@ fn duplicates_null_island_and_too_fast_stay_where_they_are() {
         assert_eq!(&fs::read(p).unwrap(), bytes, "{}", p.display());
     }
     assert!(!work.path().join("failed").exists());
-    assert!(
-        stdout.contains("1 sequence uploaded, 0 skipped (already uploaded), 0 failed"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "1 sequence uploaded, 0 skipped (already uploaded), 0 failed; 0.0 MB sent",
     );
 }

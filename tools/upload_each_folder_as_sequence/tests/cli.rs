@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
-use mapillary_testkit::{args, photo_edits, run_tool, workspace_root, write_photo};
+use mapillary_testkit::{args, assert_line, photo_edits, run_tool, workspace_root, write_photo};
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload_each_folder_as_sequence");
 
@@ -48,7 +48,10 @@ fn every_folder_is_its_own_sequence_in_the_organization() {
         work.path(),
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("3 sequences uploaded"), "{stdout}");
+    assert_line(
+        &stdout,
+        "3 sequences uploaded, 0 skipped (already uploaded), 0 failed; 0.0 MB sent",
+    );
     let seqs = sandbox.server.sequences();
     assert_eq!(seqs.len(), 3);
     let mut sizes: Vec<(i64, usize)> = seqs
@@ -80,9 +83,9 @@ fn every_folder_is_its_own_sequence_in_the_organization() {
         work.path(),
     );
     assert_eq!(code, 0);
-    assert!(
-        stdout.contains("0 sequences uploaded, 3 skipped (already uploaded)"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "0 sequences uploaded, 3 skipped (already uploaded), 0 failed; 0.0 MB sent",
     );
     assert_eq!(sandbox.server.stats().upload_posts, posts);
 }
@@ -118,7 +121,10 @@ fn without_a_project_and_as_a_dry_run() {
         work.path(),
     );
     assert_eq!(code, 0);
-    assert!(stdout.contains("2 sequences would be uploaded"), "{stdout}");
+    assert_line(
+        &stdout,
+        "2 sequences would be uploaded, 0 skipped (already uploaded), 0 failed",
+    );
     assert_eq!(sandbox.server.stats().upload_posts, 0);
     let (code, _, stderr) = sandbox.run(
         BIN,
@@ -168,9 +174,12 @@ fn a_folder_with_a_pause_becomes_two_sequences() {
     }
     let (code, stdout, stderr) = sandbox.run(BIN, args![&trips, "-v"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("LATE_0.jpg: taken 3596.0 s after the photo before it (more than 60 s)"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "upload_each_folder_as_sequence: new sequence from {}: taken 3596.0 s after the photo before it (more than 60 s)",
+            trips.join("day0/LATE_0.jpg").display()
+        ),
     );
     let mut sizes: Vec<usize> = sandbox
         .server

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
-use mapillary_testkit::{args, photo_edits, run_tool, tagged_photo, workspace_root, write_photo};
+use mapillary_testkit::{
+    args, assert_line, line_starting, photo_edits, run_tool, tagged_photo, workspace_root,
+    write_photo,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload_with_authentication");
 
@@ -69,7 +72,10 @@ fn uploads_one_new_sequence_without_changing_the_photos() {
     ];
     let (code, stdout, stderr) = sandbox.run(BIN, args![work.path()], &vars, work.path());
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stderr.contains("MAPILLARY_PERMISSION_HASH and MAPILLARY_SIGNATURE_HASH were upload policies of the retired 2015 service; they are ignored and never sent"), "{stderr}");
+    assert_line(
+        &stderr,
+        "upload_with_authentication: MAPILLARY_PERMISSION_HASH and MAPILLARY_SIGNATURE_HASH were upload policies of the retired 2015 service; they are ignored and never sent (today an access token is used)",
+    );
     assert!(!format!("{stdout}{stderr}").contains("hash-value"));
     assert_eq!(snapshot(&files), before, "the photos are not changed");
     assert!(files.iter().all(|f| f.exists()), "nor moved");
@@ -95,13 +101,25 @@ fn uploads_one_new_sequence_without_changing_the_photos() {
     let (code, stdout, _) =
         sandbox.run(BIN, args![work.path(), "--yes"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 0);
-    assert!(
-        stdout.contains("already uploaded") && stdout.contains("nothing sent"),
-        "{stdout}"
+    // The sequence is named by the UUID the first run made up for it.
+    let line = line_starting(&stdout, "sequence ");
+    let uuid = line
+        .strip_prefix("sequence ")
+        .and_then(|rest| {
+            rest.strip_suffix(&format!(
+                ": already uploaded (cluster {}); nothing sent",
+                seqs[0].cluster_id
+            ))
+        })
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        uuid.split('-').map(str::len).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12],
+        "{line}"
     );
-    assert!(
-        stdout.contains("0 sequences uploaded, 1 skipped (already uploaded)"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "0 sequences uploaded, 1 skipped (already uploaded), 0 failed; 0.0 MB sent",
     );
     assert_eq!(sandbox.server.stats().upload_posts, posts);
     assert_eq!(sandbox.server.sequences().len(), 1);
@@ -115,9 +133,12 @@ fn refuses_photos_that_already_hold_a_description() {
     tagged_photo(&work.path().join("app.jpg"), "S", 1, 1.0, 1.0, None);
     let (code, _, stderr) = sandbox.run(BIN, args![work.path(), "-y"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("app.jpg: skipped: already holds a Mapillary description: use upload"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "upload_with_authentication: {}: skipped: already holds a Mapillary description: use upload",
+            work.path().join("app.jpg").display()
+        ),
     );
     assert_eq!(sandbox.server.sequences()[0].images.len(), 1);
 }
@@ -349,10 +370,12 @@ fn a_pause_makes_a_new_sequence_and_a_duplicate_is_left_out() {
     }
     let (code, stdout, stderr) = sandbox.run(BIN, args![&dir, "--yes"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("1 photo left out (not uploaded): each a duplicate of the photo kept before it (within 0.1 m and 5°):")
-            && stderr.contains("still.jpg"),
-        "{stderr}"
+    assert_line(
+        &stderr,
+        &format!(
+            "upload_with_authentication: 1 photo left out (not uploaded): each a duplicate of the photo kept before it (within 0.1 m and 5°): {}",
+            dir.join("still.jpg").display()
+        ),
     );
     let mut sizes: Vec<usize> = sandbox
         .server
@@ -362,9 +385,9 @@ fn a_pause_makes_a_new_sequence_and_a_duplicate_is_left_out() {
         .collect();
     sizes.sort();
     assert_eq!(sizes, [2, 3]);
-    assert!(
-        stdout.contains("2 sequences uploaded, 0 skipped (already uploaded), 0 failed"),
-        "{stdout}"
+    assert_line(
+        &stdout,
+        "2 sequences uploaded, 0 skipped (already uploaded), 0 failed; 0.0 MB sent",
     );
 }
 
