@@ -323,7 +323,11 @@ struct NotMoved {
 
 impl fmt::Display for NotMoved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not moved to {}: {}", shown(&self.to), self.error)
+        match &self.error {
+            // The error names the destination itself.
+            MoveError::DestinationExists(_) => write!(f, "not moved: {}", self.error),
+            MoveError::Failed(e) => write!(f, "not moved to {}: {e}", shown(&self.to)),
+        }
     }
 }
 

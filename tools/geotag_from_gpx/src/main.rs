@@ -63,11 +63,17 @@ impl Flag<Args> for MaxGap {
         "Do not interpolate between track points further apart than this (default 1800, as exiftool)."
     }
     fn set(&self, args: &mut Args, value: Option<&OsStr>) -> Result<(), UsageError> {
-        let seconds: f64 = number(value.unwrap_or_default(), "--max-gap")?;
+        let given = value.unwrap_or_default();
+        let seconds: f64 = number(given, "--max-gap")?;
         args.max_gap = SignedDuration::try_from_secs_f64(seconds)
             .ok()
             .filter(|g| !g.is_negative())
-            .ok_or_else(|| UsageError("--max-gap must be a number of seconds, 0 or more".into()))?;
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--max-gap must be a number of seconds, 0 or more, not '{}'",
+                    given.to_string_lossy()
+                ))
+            })?;
         Ok(())
     }
 }

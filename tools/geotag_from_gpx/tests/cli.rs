@@ -351,7 +351,7 @@ fn bad_tracks_and_arguments_change_nothing() {
                 "--max-gap".as_ref(),
                 "-1".as_ref(),
             ],
-            "--max-gap must be a number of seconds, 0 or more",
+            "--max-gap must be a number of seconds, 0 or more, not '-1'",
         ),
         (vec![p.as_os_str()], "missing argument: gpx_file"),
         (
