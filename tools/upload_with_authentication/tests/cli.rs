@@ -261,6 +261,28 @@ fn assert_prompts_stand_alone(out: &str, answers: &[&str]) {
     }
 }
 
+/// The lines of terminal output as they are left on the screen: after the
+/// last erase of a progress bar drawn before each.
+fn screen_lines(out: &str) -> Vec<&str> {
+    out.split("\r\n")
+        .map(|line| line.rsplit("\r\x1b[2K").next().unwrap_or(line))
+        .collect()
+}
+
+/// Asserts that some line on the screen is `sequence UUID: ` and then
+/// `rest`, with a sequence UUID made by the tool.
+fn assert_sequence_line(out: &str, rest: &str) {
+    let found = screen_lines(out).into_iter().any(|line| {
+        line.strip_prefix("sequence ")
+            .and_then(|l| l.strip_suffix(rest))
+            .and_then(|l| l.strip_suffix(": "))
+            .is_some_and(|uuid| {
+                uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            })
+    });
+    assert!(found, "no line 'sequence UUID: {rest}' in {out:?}");
+}
+
 #[test]
 fn asks_three_times_before_finalizing() {
     if !have_script() {
@@ -275,9 +297,9 @@ fn asks_three_times_before_finalizing() {
     let answers = ["maybe", "later", "?"];
     let out = on_terminal(&sandbox, &dir, "", &answers);
     assert_prompts_stand_alone(&out, &answers);
-    assert!(
-        out.contains("uploaded but not finalized; run again to finalize"),
-        "{out}"
+    assert_sequence_line(
+        &out,
+        "3 photos uploaded but not finalized; run again to finalize (nothing will be sent twice)",
     );
     // The bar was drawn before the question, and comes back after the
     // answer.
@@ -297,8 +319,9 @@ fn asks_three_times_before_finalizing() {
     let out = on_terminal(&sandbox, &dir, "-v", &["y"]);
     assert_prompts_stand_alone(&out, &["y"]);
     let after = &out[out.find(PROMPT).unwrap()..];
-    assert!(after.contains("3 photos uploaded, cluster"), "{out}");
     assert_eq!(sandbox.server.sequences().len(), 1);
+    let cluster = &sandbox.server.sequences()[0].cluster_id;
+    assert_sequence_line(after, &format!("3 photos uploaded, cluster {cluster}"));
     let stats = sandbox.server.stats();
     let images: u64 = stats
         .upload_bytes_by_key
@@ -331,9 +354,9 @@ fn the_end_of_the_input_is_no() {
     // ^D at the question.
     let out = on_terminal(&sandbox, &dir, "", &["\x04"]);
     assert_eq!(out.matches(PROMPT).count(), 1, "{out:?}");
-    assert!(
-        out.contains("uploaded but not finalized; run again to finalize"),
-        "{out}"
+    assert_sequence_line(
+        &out,
+        "3 photos uploaded but not finalized; run again to finalize (nothing will be sent twice)",
     );
     assert!(sandbox.server.sequences().is_empty());
 }
