@@ -84,20 +84,7 @@ pub fn find_photos(path: &Path, printer: &Printer) -> Result<Vec<PathBuf>, Failu
     }
     let folders: BTreeSet<&Path> = files.iter().filter_map(|f| f.parent()).collect();
     for folder in folders {
-        match remove_stale_temporaries(folder) {
-            Ok(removed) => {
-                for r in removed {
-                    printer.warn(format_args!(
-                        "removed {}, left by an interrupted run",
-                        shown(&r)
-                    ));
-                }
-            }
-            Err(e) => printer.warn(format_args!(
-                "{}: could not look for leftover temporary files: {e}",
-                shown(folder)
-            )),
-        }
+        clear_leftovers(printer, folder);
     }
     printer.explain(format_args!(
         "{} under {}",
@@ -105,6 +92,26 @@ pub fn find_photos(path: &Path, printer: &Printer) -> Result<Vec<PathBuf>, Failu
         shown(path)
     ));
     Ok(files)
+}
+
+/// Removes the temporary files an interrupted run of these tools left in
+/// `folder`, saying so for each (a warning, not a problem: nothing of the
+/// user's is lost).
+pub fn clear_leftovers(printer: &Printer, folder: &Path) {
+    match remove_stale_temporaries(folder) {
+        Ok(removed) => {
+            for r in removed {
+                printer.warn(format_args!(
+                    "removed {}, left by an interrupted run",
+                    shown(&r)
+                ));
+            }
+        }
+        Err(e) => printer.warn(format_args!(
+            "{}: could not look for leftover temporary files: {e}",
+            shown(folder)
+        )),
+    }
 }
 
 /// What to say about a photo done: its result line (if any) and the data

@@ -16,6 +16,7 @@ use mapillary_cli::flags::{
 };
 use mapillary_cli::printer::{Printer, Unit, plural};
 use mapillary_cli::tool::Tool;
+use mapillary_cli::work::clear_leftovers;
 use mapillary_cli::{Status, interrupt_flag};
 use mapillary_core::api::graph::{BoundingBox, Edge};
 use mapillary_core::batch::for_each_in_order;
@@ -23,7 +24,6 @@ use mapillary_core::download::{
     DEFAULT_MAX_REQUESTS, DEFAULT_THUMBNAIL_DEADLINE, Fetched, Listing, SearchLimits, SearchResult,
     ThumbSize, ThumbnailFetcher, search_within, update_listing,
 };
-use mapillary_core::exif::remove_stale_temporaries;
 use mapillary_core::reason::Reason;
 use mapillary_core::shown::shown;
 use serde_json::json;
@@ -410,20 +410,7 @@ fn download(
             mapillary_core::io_reason(&e)
         ))
     })?;
-    match remove_stale_temporaries(output) {
-        Ok(removed) => {
-            for r in removed {
-                printer.warn(format_args!(
-                    "removed {}, left by an interrupted run",
-                    shown(&r)
-                ));
-            }
-        }
-        Err(e) => printer.warn(format_args!(
-            "{}: could not look for leftover temporary files: {e}",
-            shown(output)
-        )),
-    }
+    clear_leftovers(printer, output);
     let fetcher = ThumbnailFetcher::new().with_deadline(args.timeout);
     let p = printer.clone();
     let notify = move |m: &str| p.warn(m);
