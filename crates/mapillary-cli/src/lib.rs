@@ -6,6 +6,7 @@
 //! sequences ([`sequences`]), over the network ([`connection`]) and for
 //! uploads ([`uploading`]); and Ctrl-C, which stops between two files.
 
+pub mod completion;
 pub mod connection;
 pub mod failure;
 pub mod flags;
