@@ -195,18 +195,18 @@ pub fn script(shell: Shell, command: &Command) -> String {
 }
 
 /// An option's text made one short line for the shells' descriptions:
-/// its first sentence, without a closing parenthesis (the default).
+/// without its closing parenthesis (the default), then its first sentence.
 fn first_sentence(doc: &str) -> &str {
-    let mut text = match doc.find(". ") {
-        Some(at) => &doc[..at],
-        None => doc.trim_end_matches('.'),
-    };
+    let mut text = doc.trim_end_matches('.');
     if text.ends_with(')')
         && let Some(open) = text.rfind(" (")
     {
         text = &text[..open];
     }
-    text
+    match text.find(". ") {
+        Some(end) => &text[..end],
+        None => text,
+    }
 }
 
 fn zsh_escape(text: &str) -> String {
@@ -240,9 +240,13 @@ mod tests {
             "Work on N files"
         );
         assert_eq!(
-            first_sentence("Listen here (default 127.0.0.1). Also more."),
+            first_sentence("Listen here. Also more (default 127.0.0.1)."),
             "Listen here"
         );
         assert_eq!(first_sentence("Explain each step."), "Explain each step");
+        assert_eq!(
+            first_sentence("The most bytes (default 4 GiB; e.g. 512MiB)."),
+            "The most bytes"
+        );
     }
 }

@@ -12,7 +12,7 @@ pub mod failure;
 pub mod flags;
 pub mod printer;
 pub mod sequences;
-mod text;
+pub mod text;
 pub mod tool;
 pub mod uploading;
 pub mod work;

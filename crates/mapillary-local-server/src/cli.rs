@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use mapillary_cli::text::{roff, wrap_indented};
+
 use crate::limits::{
     self, DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_UPLOAD_BYTES, MAX_JSON_BODY, MAX_SEQUENCE_BYTES,
@@ -305,25 +307,6 @@ fn option_label(o: &Opt) -> String {
     s
 }
 
-fn wrap(text: &str, width: usize, indent: &str) -> String {
-    let mut out = String::from(indent);
-    let mut line = 0;
-    for word in text.split_whitespace() {
-        if line > 0 && line + 1 + word.len() > width {
-            out.push('\n');
-            out.push_str(indent);
-            line = 0;
-        } else if line > 0 {
-            out.push(' ');
-            line += 1;
-        }
-        out.push_str(word);
-        line += word.len();
-    }
-    out.push('\n');
-    out
-}
-
 fn title_case(t: &str) -> String {
     let lower = t.to_lowercase();
     let mut c = lower.chars();
@@ -341,7 +324,7 @@ pub fn help() -> String {
     );
     for o in options() {
         let _ = writeln!(s, "  {}", option_label(&o));
-        s.push_str(&wrap(&o.doc, 72, "        "));
+        s.push_str(&wrap_indented(&o.doc, 72, "        "));
     }
     for sec in sections() {
         let _ = writeln!(s, "\n{}:", title_case(sec.title));
@@ -349,25 +332,14 @@ pub fn help() -> String {
             if i > 0 {
                 s.push('\n');
             }
-            s.push_str(&wrap(p, 76, "  "));
+            s.push_str(&wrap_indented(p, 76, "  "));
         }
         for (term, doc) in &sec.entries {
             let _ = writeln!(s, "  {term}");
-            s.push_str(&wrap(doc, 72, "        "));
+            s.push_str(&wrap_indented(doc, 72, "        "));
         }
     }
     s
-}
-
-/// Escapes text for roff: backslashes and dashes, and dots or quotes at
-/// line starts.
-fn roff(text: &str) -> String {
-    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
-    if escaped.starts_with('.') || escaped.starts_with('\'') {
-        format!("\\&{escaped}")
-    } else {
-        escaped
-    }
 }
 
 /// The man page, in roff.
