@@ -31,7 +31,7 @@ use crate::connection::{Connection, connect, sign_in};
 use crate::failure::Failure;
 use crate::flags::Shared;
 use crate::printer::{Printer, Progress, Unit, plural};
-use crate::sequences::report_findings;
+use crate::sequences::{FormingArgs, report_findings, rules};
 use crate::work::{Tally, find_photos, read_photos_and_facts};
 use crate::{Status, interrupt_flag};
 
@@ -119,6 +119,19 @@ impl<'a> Upload<'a> {
             outboxes: None,
             plan,
         }
+    }
+
+    /// An upload of the sequences formed from the photos at `args.path`
+    /// by the sequence rules with the tool's `--cutoff-*` flags (as
+    /// [`Upload::new`] with [`Sequences::Formed`]).
+    pub fn formed<T>(args: &'a FormingArgs<T>, plan: PlanImage<'a>) -> Result<Upload<'a>, Failure> {
+        Ok(Upload::new(
+            &args.shared,
+            &args.path,
+            Sequences::Formed,
+            rules(args.cutoffs)?,
+            plan,
+        ))
     }
 }
 

@@ -10,10 +10,10 @@ use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{Complete, DryRun, Positional, Timezone, UPLOAD_JOBS, Yes, text};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
-    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
+    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs,
 };
 use mapillary_cli::tool::Tool;
-use mapillary_cli::uploading::{Sequences, Upload, upload};
+use mapillary_cli::uploading::{Upload, upload};
 use mapillary_cli::work::time_warnings;
 use mapillary_core::description::Description;
 use mapillary_core::exif::PhotoExif;
@@ -121,13 +121,7 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     // other upload tools; this one never asks.
     let job = Upload {
         organization: args.own.project.as_deref(),
-        ..Upload::new(
-            &args.shared,
-            &args.path,
-            Sequences::Formed,
-            rules(args.cutoffs)?,
-            &plan,
-        )
+        ..Upload::formed(&args, &plan)?
     };
     upload(printer, job)
 }

@@ -10,10 +10,10 @@ use mapillary_cli::failure::Failure;
 use mapillary_cli::flags::{DryRun, PHOTOS_PATH_DOC, Timezone, UPLOAD_JOBS, Yes, photos_path};
 use mapillary_cli::printer::Printer;
 use mapillary_cli::sequences::{
-    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs, rules,
+    CutoffDistance, CutoffTime, ENV_CHECKS, ENV_CUTOFFS, ENV_LIMITS, FormingArgs,
 };
 use mapillary_cli::tool::Tool;
-use mapillary_cli::uploading::{Finalize, Sequences, Upload, prompt_disabled, upload};
+use mapillary_cli::uploading::{Finalize, Upload, prompt_disabled, upload};
 use mapillary_cli::work::time_warnings;
 use mapillary_core::description::Description;
 use mapillary_core::exif::PhotoExif;
@@ -118,13 +118,7 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     let ask = !(args.shared.yes || prompt_disabled());
     let job = Upload {
         finalize: if ask { Finalize::Ask } else { Finalize::Always },
-        ..Upload::new(
-            &args.shared,
-            &args.path,
-            Sequences::Formed,
-            rules(args.cutoffs)?,
-            &plan,
-        )
+        ..Upload::formed(&args, &plan)?
     };
     upload(printer, job)
 }
