@@ -102,6 +102,7 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     let (cutoff, groups) = plan_time_split(&photos, args.cutoff, &args.path);
     let stop = interrupt_flag();
     let mut left = photos.len();
+    let mut in_place = 0;
     printer.explain(format_args!("cutoff {cutoff:.3} s"));
     'groups: for group in &groups {
         if stop.load(Ordering::SeqCst) {
@@ -139,7 +140,7 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
             let to = json!({"to": shown(&destination).to_string()});
             if destination == photo.path {
                 // Moved there by an earlier run.
-                tally.done += 1;
+                in_place += 1;
                 printer.done(&photo.path, "in_place", None, to);
                 continue;
             }
@@ -176,9 +177,17 @@ fn run(args: Args, printer: &Printer) -> Result<Status, Failure> {
     let mut counts = tally.json();
     counts["groups"] = json!(groups.len());
     counts["cutoff_seconds"] = json!(cutoff);
+    counts["in_place"] = json!(in_place);
+    // Photos an earlier (interrupted) run already moved are not counted
+    // as moved again.
+    let already = if in_place > 0 {
+        format!(", {in_place} already in place")
+    } else {
+        String::new()
+    };
     printer.summary(
         format_args!(
-            "{} {moved} into {} (cutoff {cutoff:.1} s), {} skipped, {} failed",
+            "{} {moved} into {} (cutoff {cutoff:.1} s){already}, {} skipped, {} failed",
             plural(tally.done, "photo", "photos"),
             plural(groups.len(), "group", "groups"),
             tally.skipped,
