@@ -753,7 +753,6 @@ impl Engine<'_> {
             Upload(Box<PreparedImage>, ApiError),
         }
         let halt = AtomicBool::new(false);
-        let notify = |m: &str| self.notice(m);
         let mut pass = Pass {
             total: items.len(),
             ..Pass::default()
@@ -776,6 +775,17 @@ impl Engine<'_> {
                     self.cached.fetch_add(upload.len(), Ordering::Relaxed);
                     return Ok((ready.into_prepared(), h));
                 }
+                // The service names what it sends by its upload name;
+                // the user knows the photo by its path.
+                let key = upload.session_key().to_string();
+                let photo = crate::shown::shown(path(item)).to_string();
+                let notify = |m: &str| {
+                    let about = m
+                        .strip_prefix(key.as_str())
+                        .and_then(|rest| rest.strip_prefix(": "))
+                        .unwrap_or(m);
+                    self.notice(&format!("{photo}: {about}"));
+                };
                 let result = self.service.upload(upload, &self.sent, &notify);
                 // Only the photo's description and place stay in memory.
                 let prepared = ready.into_prepared();
