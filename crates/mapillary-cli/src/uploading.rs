@@ -5,7 +5,7 @@
 //! ([`Upload`]), and the engine's news put into words through the
 //! [`Printer`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -358,16 +358,29 @@ struct Lines<'a> {
     printer: &'a Printer,
     confirm: &'a (dyn Fn(&str, usize) -> bool + Sync),
     bar: Mutex<Option<Progress>>,
+    /// The sequence of each photo, to name the one cut into parts.
+    sequence_of: HashMap<PathBuf, String>,
 }
 
 impl Observer for Lines<'_> {
     fn checked(&self, findings: &[Finding]) {
-        report_findings(
-            self.printer,
-            findings,
-            "not uploaded, left where they are",
-            "sequence uploaded in parts; the next part starts at",
-        );
+        const LEFT_OUT: &str = "not uploaded, left where they are";
+        let mut others = Vec::new();
+        for finding in findings {
+            match finding {
+                Finding::Cut { before, reason } if reason.is_limit() => {
+                    let name = self.sequence_of.get(before).map_or("", String::as_str);
+                    report_findings(
+                        self.printer,
+                        std::slice::from_ref(finding),
+                        LEFT_OUT,
+                        &format!("sequence {name} uploaded in parts; the next part starts at"),
+                    );
+                }
+                _ => others.push(finding.clone()),
+            }
+        }
+        report_findings(self.printer, &others, LEFT_OUT, "");
     }
 
     fn signed_in(&self, token: &UserToken, user: &User) {
@@ -498,10 +511,15 @@ fn upload_sequences(
         rules: job.rules,
         stop: interrupt_flag(),
     };
+    let sequence_of = plans
+        .iter()
+        .flat_map(|p| p.images.iter().map(|i| (i.path.clone(), p.name.clone())))
+        .collect();
     let observer = Lines {
         printer,
         confirm,
         bar: Mutex::new(None),
+        sequence_of,
     };
     let report = mapillary_core::upload::run(plans, &options, &observer)?;
     drop(observer);

@@ -36,7 +36,7 @@ fn a_sequence_of_1050_photos_arrives_whole_in_parts_of_at_most_1000() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_line(
         &stderr,
-        "upload: sequence uploaded in parts; the next part starts at trip/IMG_0049.jpg: Mapillary takes at most 1,000 photos in one sequence",
+        "upload: sequence my-long-walk uploaded in parts; the next part starts at trip/IMG_0049.jpg: Mapillary takes at most 1,000 photos in one sequence",
     );
     assert_line(
         &stdout,
