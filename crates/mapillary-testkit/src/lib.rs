@@ -671,3 +671,45 @@ mod line_tests {
         line_starting(OUT, "tool: ");
     }
 }
+
+/// The workspace binary `name` built beside the running test
+/// (`cargo test --workspace` builds every binary before any test runs).
+/// Fails the test when it is not built.
+#[track_caller]
+pub fn built_tool(name: &str) -> PathBuf {
+    let path = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name));
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+/// Fails, showing the whole output, unless the output is exactly one
+/// line, `line`.
+#[track_caller]
+pub fn assert_only_line(text: &str, line: &str) {
+    assert_eq!(lines(text), [line], "the output is not just that line");
+}
+
+/// Terminal output (a pseudo-terminal's, with `\r\n` line ends) as the
+/// lines left on the screen: each after the last erase of a progress bar
+/// drawn before it.
+pub fn screen_lines(text: &str) -> Vec<&str> {
+    text.split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .map(|line| line.rsplit("\r\x1b[2K").next().unwrap_or(line))
+        .collect()
+}
+
+#[cfg(test)]
+mod screen_tests {
+    use super::*;
+
+    #[test]
+    fn screen_lines_are_what_is_left_after_the_bar() {
+        let out = "reading 1/2\r\x1b[2Kreading 2/2\r\x1b[2Kt: a: skipped\r\nsummary\r\n";
+        assert_eq!(screen_lines(out), ["t: a: skipped", "summary", ""]);
+        assert_only_line("one\n", "one");
+    }
+}

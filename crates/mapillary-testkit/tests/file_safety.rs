@@ -21,16 +21,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use mapillary_core::exif::read_exif;
-use mapillary_testkit::{noisy_jpeg, photo_edits, write_photo};
+use mapillary_testkit::{built_tool, noisy_jpeg, photo_edits, write_photo};
 
 /// An unprivileged user for the tests that need a second one.
 const OTHER_UID: u32 = 65534;
 
 fn tool(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    path
+    built_tool(name)
 }
 
 fn is_root() -> bool {

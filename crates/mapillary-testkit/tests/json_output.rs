@@ -12,14 +12,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapillary_testkit::{photo_edits, workspace_root, write_photo};
+use mapillary_testkit::{built_tool, photo_edits, workspace_root, write_photo};
 use serde_json::Value;
 
 fn tool(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    path
+    built_tool(name)
 }
 
 fn schema() -> jsonschema::Validator {

@@ -9,13 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapillary_testkit::{photo_edits, run_tool, write_photo};
+use mapillary_testkit::{built_tool, photo_edits, run_tool, screen_lines, write_photo};
 
 fn tool(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    path
+    built_tool(name)
 }
 
 /// Two photos with a capture time and no position: interpolate_direction
@@ -49,15 +46,7 @@ fn on_terminal(command: &str, env: &[(&str, &str)]) -> Option<String> {
         script.env(k, v);
     }
     let out = script.output().unwrap();
-    // Each line as it is left on the screen: after the last erase of a
-    // progress bar drawn before it.
-    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
-    Some(
-        text.lines()
-            .map(|line| line.rsplit("\r\x1b[2K").next().unwrap_or(line))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
+    Some(screen_lines(&String::from_utf8_lossy(&out.stdout)).join("\n"))
 }
 
 const YELLOW: &str = "\x1b[1;33m";

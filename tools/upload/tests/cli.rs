@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
 use mapillary_testkit::{
-    args, assert_line, line_starting, run_tool, tagged_photo, workspace_root, write_photo,
+    args, assert_line, assert_only_line, line_starting, run_tool, tagged_photo, workspace_root,
+    write_photo,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload");
@@ -381,25 +382,22 @@ fn man_page_is_current() {
 fn each_case_has_its_exit_status() {
     let sandbox = Sandbox::start(Seed::default(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let one_line = |stderr: &str, line: String| {
-        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
-    };
     // A path that is not there: 2, one line, nothing asked of the server.
     let missing = work.path().join("missing");
     let (code, stdout, stderr) = sandbox.run(BIN, args![&missing], &[DEMO_TOKEN], work.path());
     assert_eq!((code, stdout.as_str()), (2, ""));
-    one_line(
+    assert_only_line(
         &stderr,
-        format!("upload: {}: no such file or folder", missing.display()),
+        &format!("upload: {}: no such file or folder", missing.display()),
     );
     // A folder without photos: 1, with a message.
     let empty = work.path().join("empty");
     fs::create_dir(&empty).unwrap();
     let (code, _, stderr) = sandbox.run(BIN, args![&empty], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1);
-    one_line(
+    assert_only_line(
         &stderr,
-        format!("upload: no photos (.jpg, .jpeg) under {}", empty.display()),
+        &format!("upload: no photos (.jpg, .jpeg) under {}", empty.display()),
     );
     // Usage errors: 2.
     for bad in [
@@ -448,9 +446,9 @@ fn each_case_has_its_exit_status() {
     );
     let (code, stdout, stderr) = sandbox.run(BIN, args![&trip], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1, "{stdout}");
-    one_line(
+    assert_only_line(
         &stderr,
-        format!(
+        &format!(
             "upload: {}: skipped: no Mapillary description with a MAPSequenceUUID (for photos from other cameras use upload_with_authentication, or add_mapillary_tag_from_exif first)",
             other.display()
         ),

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
-use mapillary_testkit::{args, assert_line, photo_edits, run_tool, workspace_root, write_photo};
+use mapillary_testkit::{
+    args, assert_line, assert_only_line, photo_edits, run_tool, workspace_root, write_photo,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload_each_folder_as_sequence");
 
@@ -195,9 +197,6 @@ fn a_folder_with_a_pause_becomes_two_sequences() {
 fn each_case_has_its_exit_status() {
     let sandbox = Sandbox::start(Seed::default(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let one_line = |stderr: &str, line: String| {
-        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
-    };
     // A path that is not there: 2, one line, before any request.
     let missing = work.path().join("missing");
     let (code, stdout, stderr) = sandbox.run(
@@ -207,9 +206,9 @@ fn each_case_has_its_exit_status() {
         work.path(),
     );
     assert_eq!((code, stdout.as_str()), (2, ""));
-    one_line(
+    assert_only_line(
         &stderr,
-        format!(
+        &format!(
             "upload_each_folder_as_sequence: {}: no such file or folder",
             missing.display()
         ),
@@ -219,9 +218,9 @@ fn each_case_has_its_exit_status() {
     fs::create_dir(&empty).unwrap();
     let (code, _, stderr) = sandbox.run(BIN, args![&empty], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1);
-    one_line(
+    assert_only_line(
         &stderr,
-        format!(
+        &format!(
             "upload_each_folder_as_sequence: no photos (.jpg, .jpeg) under {}",
             empty.display()
         ),
@@ -264,9 +263,9 @@ fn each_case_has_its_exit_status() {
     fs::write(&blank, mapillary_testkit::plain_jpeg(8, 8, 1)).unwrap();
     let (code, _, stderr) = sandbox.run(BIN, args![&trips], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1);
-    one_line(
+    assert_only_line(
         &stderr,
-        format!(
+        &format!(
             "upload_each_folder_as_sequence: {}: skipped: no GPSLatitude",
             blank.display()
         ),

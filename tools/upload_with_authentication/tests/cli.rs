@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use mapillary_local_server::Seed;
 use mapillary_testkit::sandbox::{DEMO_TOKEN, Sandbox};
 use mapillary_testkit::{
-    args, assert_line, line_starting, photo_edits, run_tool, tagged_photo, workspace_root,
-    write_photo,
+    args, assert_line, assert_only_line, line_starting, photo_edits, run_tool, screen_lines,
+    tagged_photo, workspace_root, write_photo,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_upload_with_authentication");
@@ -261,14 +261,6 @@ fn assert_prompts_stand_alone(out: &str, answers: &[&str]) {
     }
 }
 
-/// The lines of terminal output as they are left on the screen: after the
-/// last erase of a progress bar drawn before each.
-fn screen_lines(out: &str) -> Vec<&str> {
-    out.split("\r\n")
-        .map(|line| line.rsplit("\r\x1b[2K").next().unwrap_or(line))
-        .collect()
-}
-
 /// Asserts that some line on the screen is `sequence UUID: ` and then
 /// `rest`, with a sequence UUID made by the tool.
 fn assert_sequence_line(out: &str, rest: &str) {
@@ -418,17 +410,14 @@ fn a_pause_makes_a_new_sequence_and_a_duplicate_is_left_out() {
 fn each_case_has_its_exit_status() {
     let sandbox = Sandbox::start(Seed::default(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let one_line = |stderr: &str, line: String| {
-        assert_eq!(stderr.lines().collect::<Vec<_>>(), [line.as_str()]);
-    };
     // A path that is not there: 2, one line (with or without --yes).
     let missing = work.path().join("missing");
     for a in [&args![&missing][..], &args![&missing, "--yes"][..]] {
         let (code, stdout, stderr) = sandbox.run(BIN, a, &[DEMO_TOKEN], work.path());
         assert_eq!((code, stdout.as_str()), (2, ""));
-        one_line(
+        assert_only_line(
             &stderr,
-            format!(
+            &format!(
                 "upload_with_authentication: {}: no such file or folder",
                 missing.display()
             ),
@@ -439,9 +428,9 @@ fn each_case_has_its_exit_status() {
     fs::create_dir(&empty).unwrap();
     let (code, _, stderr) = sandbox.run(BIN, args![&empty, "-y"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1);
-    one_line(
+    assert_only_line(
         &stderr,
-        format!(
+        &format!(
             "upload_with_authentication: no photos (.jpg, .jpeg) under {}",
             empty.display()
         ),
@@ -489,9 +478,9 @@ fn each_case_has_its_exit_status() {
     fs::write(&blank, mapillary_testkit::plain_jpeg(8, 8, 1)).unwrap();
     let (code, _, stderr) = sandbox.run(BIN, args![&dir, "--yes"], &[DEMO_TOKEN], work.path());
     assert_eq!(code, 1);
-    one_line(
+    assert_only_line(
         &stderr,
-        format!(
+        &format!(
             "upload_with_authentication: {}: skipped: no GPSLatitude",
             blank.display()
         ),
