@@ -279,11 +279,10 @@ impl<A: ToolArgs> Tool<A> {
                 s.push_str(&wrap(para, 78));
             }
         }
-        {
-            s.push_str("\nEnvironment:\n");
-            for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
-                let _ = writeln!(s, "  {name}\n      {doc}");
-            }
+        // Every tool reads the common variables, so the section is always there.
+        s.push_str("\nEnvironment:\n");
+        for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
+            let _ = writeln!(s, "  {name}\n      {doc}");
         }
         if !self.examples.is_empty() {
             s.push_str("\nExamples:\n");
@@ -346,11 +345,10 @@ impl<A: ToolArgs> Tool<A> {
                 let _ = writeln!(s, "{}", roff(para));
             }
         }
-        {
-            s.push_str(".SH ENVIRONMENT\n");
-            for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
-                let _ = writeln!(s, ".TP\n.B {}\n{}", roff(name), roff(doc));
-            }
+        // Every tool reads the common variables, so the section is always there.
+        s.push_str(".SH ENVIRONMENT\n");
+        for (name, doc) in self.environment.iter().chain(COMMON_ENVIRONMENT) {
+            let _ = writeln!(s, ".TP\n.B {}\n{}", roff(name), roff(doc));
         }
         let _ = writeln!(
             s,
