@@ -697,11 +697,11 @@ impl Engine<'_> {
     /// observer the bytes done every 150 ms.
     fn upload(&self, plans: &[SequencePlan]) -> Vec<SequenceReport> {
         // The progress counts the photos' bytes, sent now or found uploaded.
+        // (The sizes were read with the EXIF; no second look at the files.)
         let total: u64 = plans
             .iter()
             .flat_map(|p| &p.images)
-            .filter_map(|i| std::fs::metadata(&i.path).ok())
-            .map(|m| m.len())
+            .map(|i| i.photo.bytes)
             .sum();
         let done = AtomicBool::new(false);
         let mut reports = Vec::with_capacity(plans.len());
